@@ -1,0 +1,159 @@
+package window
+
+import (
+	"slices"
+	"time"
+)
+
+// Lateness says how an event relates to the windows already closed.
+type Lateness uint8
+
+const (
+	// OnTime: the event's window is still open.
+	OnTime Lateness = iota
+	// Late: the event's window has closed but its state is retained; the
+	// accumulator returned is the closed window's, for amending its result.
+	Late
+	// Expired: the event's window closed longer than the retention ago; no
+	// state exists for it and the event must be handled elsewhere.
+	Expired
+)
+
+// Result is one window of one key, handed out when the window closes.
+type Result[K comparable, A any] struct {
+	Key    K
+	Bounds Bounds
+	Acc    A
+}
+
+// Tumbling holds accumulators per (key, window). A is usually a pointer that
+// the caller mutates in place.
+type Tumbling[K comparable, A any] struct {
+	align     Aligner
+	retention time.Duration
+	newAcc    func(K, Bounds) A
+
+	open     map[time.Time]*slot[K, A] // by window end
+	closed   map[time.Time]*slot[K, A] // retained after close, by window end
+	closedTo time.Time                 // every window ending at or before it is closed
+	started  bool
+}
+
+type slot[K comparable, A any] struct {
+	bounds Bounds
+	order  []K // keys in first-seen order, so results are deterministic
+	accs   map[K]A
+}
+
+// New returns an empty Tumbling. Retention is how long past its end a
+// closed window's state is kept for late events; zero keeps none. newAcc
+// makes the accumulator of a new (key, window).
+func New[K comparable, A any](align Aligner, retention time.Duration, newAcc func(K, Bounds) A) *Tumbling[K, A] {
+	return &Tumbling[K, A]{
+		align:     align,
+		retention: retention,
+		newAcc:    newAcc,
+		open:      make(map[time.Time]*slot[K, A]),
+		closed:    make(map[time.Time]*slot[K, A]),
+	}
+}
+
+// Aligner returns the window grid.
+func (t *Tumbling[K, A]) Aligner() Aligner { return t.align }
+
+// Get returns the accumulator of key in the window holding ts, creating it
+// when the window is open. For a closed window it returns the retained
+// accumulator (Late) or the zero A (Expired). created says whether a new
+// accumulator was made.
+func (t *Tumbling[K, A]) Get(key K, ts time.Time) (acc A, b Bounds, late Lateness, created bool) {
+	b = t.align.Of(ts)
+	if t.started && !b.End.After(t.closedTo) {
+		s, ok := t.closed[b.End]
+		if !ok {
+			var zero A
+			return zero, b, Expired, false
+		}
+		acc, created = s.get(key, b, t.newAcc)
+		return acc, b, Late, created
+	}
+	s, ok := t.open[b.End]
+	if !ok {
+		s = &slot[K, A]{bounds: b, accs: make(map[K]A)}
+		t.open[b.End] = s
+	}
+	acc, created = s.get(key, b, t.newAcc)
+	return acc, b, OnTime, created
+}
+
+func (s *slot[K, A]) get(key K, b Bounds, newAcc func(K, Bounds) A) (A, bool) {
+	if acc, ok := s.accs[key]; ok {
+		return acc, false
+	}
+	acc := newAcc(key, b)
+	s.accs[key] = acc
+	s.order = append(s.order, key)
+	return acc, true
+}
+
+// Advance closes every open window whose end is at or before watermark and
+// returns their results, oldest window first and keys in first-seen order.
+// It never returns a window twice. It also drops retained windows whose end
+// plus retention is at or before watermark. A watermark older than a previous
+// one is ignored.
+func (t *Tumbling[K, A]) Advance(watermark time.Time) []Result[K, A] {
+	if t.started && !watermark.After(t.closedTo) {
+		return nil
+	}
+	t.started = true
+	t.closedTo = watermark
+	var ends []time.Time
+	for end := range t.open {
+		if !end.After(watermark) {
+			ends = append(ends, end)
+		}
+	}
+	slices.SortFunc(ends, func(a, b time.Time) int { return a.Compare(b) })
+	var out []Result[K, A]
+	for _, end := range ends {
+		s := t.open[end]
+		delete(t.open, end)
+		for _, k := range s.order {
+			out = append(out, Result[K, A]{Key: k, Bounds: s.bounds, Acc: s.accs[k]})
+		}
+		if t.retention > 0 {
+			t.closed[end] = s
+		}
+	}
+	for end := range t.closed {
+		if !end.Add(t.retention).After(watermark) {
+			delete(t.closed, end)
+		}
+	}
+	return out
+}
+
+// Watermark returns the latest watermark passed to Advance, and false before
+// the first call.
+func (t *Tumbling[K, A]) Watermark() (time.Time, bool) { return t.closedTo, t.started }
+
+// OpenWindows returns the number of open (key, window) accumulators.
+func (t *Tumbling[K, A]) OpenWindows() int {
+	n := 0
+	for _, s := range t.open {
+		n += len(s.accs)
+	}
+	return n
+}
+
+// OldestOpenEnd returns the end of the oldest open window, and false when
+// none is open. A caller uses it to force closes when the input goes quiet.
+func (t *Tumbling[K, A]) OldestOpenEnd() (time.Time, bool) {
+	var oldest time.Time
+	found := false
+	for end := range t.open {
+		if !found || end.Before(oldest) {
+			oldest, found = end, true
+		}
+	}
+	return oldest, found
+}
