@@ -11,6 +11,8 @@ type Rule struct {
 	Severity    string
 	Tactics     []string
 	Techniques  []string
+	// SubTechniques are the rule's subTechniques, such as T1078.004.
+	SubTechniques []string
 	// QueryPeriod is the window size (the rule's queryPeriod, 1h for the seed rule).
 	QueryPeriod time.Duration
 	// LegitApps is LegitRopcApps from the query text, as written.
@@ -66,4 +68,6 @@ type IncidentConfig struct {
 	LookbackDuration     time.Duration
 	MatchingMethod       string   // "AnyAlert", "Selected" or "AllEntities"
 	GroupByEntities      []string // e.g. ["Account"]
+	GroupByAlertDetails  []string // "DisplayName" and/or "Severity"
+	GroupByCustomDetails []string // customDetails keys
 }

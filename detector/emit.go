@@ -1,0 +1,70 @@
+package detector
+
+import (
+	"time"
+
+	"github.com/ropcwatch/ropcwatch/window"
+)
+
+// Emitter turns closed windows into alerts: it orders the rows, builds the
+// alerts of the rule's aggregation mode and assigns incidents. One goroutine
+// owns it.
+type Emitter struct {
+	rule      *Rule
+	incidents *Incidents
+	now       func() time.Time
+}
+
+// NewEmitter returns an Emitter for rule. now stamps ProcessedAt; nil means
+// time.Now.
+func NewEmitter(rule *Rule, now func() time.Time) *Emitter {
+	if now == nil {
+		now = time.Now
+	}
+	return &Emitter{rule: rule, incidents: NewIncidents(rule.Incident, rule.ID), now: now}
+}
+
+// Incidents returns the incident grouping state.
+func (e *Emitter) Incidents() *Incidents { return e.incidents }
+
+// Final returns the final alerts of closed windows, given oldest window
+// first as window.Tumbling.Advance returns them.
+func (e *Emitter) Final(closed []window.Result[string, *Summary]) []Alert {
+	var alerts []Alert
+	for len(closed) > 0 {
+		n := 1
+		for n < len(closed) && closed[n].Bounds == closed[0].Bounds {
+			n++
+		}
+		b := closed[0].Bounds
+		alerts = append(alerts, e.window(b, closed[:n], AlertContext{
+			Status: StatusFinal, Revision: 1,
+			WindowStart: b.Start, WindowEnd: b.End, TimeGenerated: b.End,
+		})...)
+		closed = closed[n:]
+	}
+	return alerts
+}
+
+// window builds the alerts of one window from its summaries.
+func (e *Emitter) window(b window.Bounds, results []window.Result[string, *Summary], c AlertContext) []Alert {
+	rows := make([]Row, len(results))
+	truncated := make(map[string]bool)
+	for i, r := range results {
+		rows[i] = r.Acc.Row()
+		if r.Acc.Truncated() {
+			truncated[r.Key] = true
+		}
+	}
+	SortRows(rows)
+	c.ProcessedAt = e.now().UTC()
+	alerts := e.rule.Alerts(rows, c)
+	for i := range alerts {
+		a := &alerts[i]
+		for _, row := range append([]Row{a.Result}, a.Results...) {
+			a.Truncated = a.Truncated || truncated[row.UserPrincipalName]
+		}
+		e.incidents.Assign(a)
+	}
+	return alerts
+}

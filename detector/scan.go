@@ -1,0 +1,128 @@
+package detector
+
+import (
+	"bytes"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/tidwall/gjson"
+)
+
+// Scanner evaluates raw messages: it checks their framing, prefilters them,
+// decodes candidate records and matches them against the rule. It holds no
+// mutable state, so many goroutines may share one.
+type Scanner struct {
+	Rule      *Rule
+	Allowlist *NetworkAllowlist
+	// FullDecode decodes every record, skipping the prefilter: slower, but
+	// every record is schema-checked and counted by category.
+	FullDecode bool
+}
+
+// Findings collects what scanning produced. Rejected raw bytes alias the
+// scanned message: copy them before the message buffer is reused.
+type Findings struct {
+	Events   []SignIn
+	Rejected []Rejected
+	Stats    Stats
+}
+
+// Rejected is a rejected message or record with its raw bytes.
+type Rejected struct {
+	Reject
+	Raw []byte
+	// Message is the 0-based index of the message within the scanned batch.
+	Message int
+}
+
+// Reset empties f for reuse, keeping its capacity.
+func (f *Findings) Reset() {
+	f.Events = f.Events[:0]
+	f.Rejected = f.Rejected[:0]
+	f.Stats = Stats{}
+}
+
+// Scan evaluates one message (one Kafka record or one line of a file) and
+// adds its qualifying sign-ins, rejects and counts to f. index identifies the
+// message in f.Rejected. Blank messages are ignored.
+func (sc *Scanner) Scan(msg []byte, index int, f *Findings) {
+	msg = bytes.TrimSpace(msg)
+	if len(msg) == 0 {
+		return
+	}
+	f.Stats.Messages++
+	f.Stats.Bytes += int64(len(msg))
+	if rej := frame(msg); rej != nil {
+		sc.rejectMessage(msg, index, rej, f)
+		return
+	}
+	if !sc.FullDecode && !mayMatch(msg) {
+		f.Stats.Prefiltered++
+		return
+	}
+	if !gjson.ValidBytes(msg) {
+		sc.rejectMessage(msg, index, &Reject{Reason: ReasonInvalidJSON, Detail: "not valid JSON"}, f)
+		return
+	}
+	root := gjson.ParseBytes(msg)
+	records := root.Get("records")
+	if !records.Exists() {
+		sc.record(root, msg, index, f)
+		return
+	}
+	if !records.IsArray() {
+		sc.rejectMessage(msg, index, &Reject{Reason: ReasonWrongType + "records", Detail: "records is a JSON " + typeName(records) + ", want an array"}, f)
+		return
+	}
+	records.ForEach(func(_, rec gjson.Result) bool {
+		raw := unsafe.Slice(unsafe.StringData(rec.Raw), len(rec.Raw))
+		if !sc.FullDecode && !mayMatch(raw) {
+			f.Stats.PrefilteredRecords++
+			return true
+		}
+		sc.record(rec, raw, index, f)
+		return true
+	})
+}
+
+// frame checks what every message must be, decoded or not: valid UTF-8 and
+// one JSON object. It is cheap enough to run on every byte of input.
+func frame(msg []byte) *Reject {
+	if !utf8.Valid(msg) {
+		return &Reject{Reason: ReasonInvalidUTF8, Detail: "message is not valid UTF-8"}
+	}
+	if msg[0] != '{' {
+		return &Reject{Reason: ReasonNotObject, Detail: "message is not a JSON object"}
+	}
+	if msg[len(msg)-1] != '}' {
+		return &Reject{Reason: ReasonInvalidJSON, Detail: "message is truncated: it does not end with '}'"}
+	}
+	return nil
+}
+
+func (sc *Scanner) rejectMessage(msg []byte, index int, rej *Reject, f *Findings) {
+	f.Stats.RejectedMessages++
+	f.Stats.reject(rej.Reason, 1)
+	f.Rejected = append(f.Rejected, Rejected{Reject: *rej, Raw: msg, Message: index})
+}
+
+// record decodes and evaluates one record. raw is its text, for rejects.
+func (sc *Scanner) record(rec gjson.Result, raw []byte, index int, f *Findings) {
+	f.Stats.Records++
+	var s SignIn
+	category, evaluate, rej := decodeRecord(rec, &s)
+	switch {
+	case rej != nil:
+		f.Stats.reject(rej.Reason, 1)
+		f.Rejected = append(f.Rejected, Rejected{Reject: *rej, Raw: raw, Message: index})
+	case !evaluate:
+		f.Stats.skip(category, 1)
+	default:
+		f.Stats.Evaluated++
+		v := sc.Rule.Match(&s, sc.Allowlist)
+		f.Stats.Verdicts[v]++
+		if v == Match {
+			f.Events = append(f.Events, s)
+		}
+	}
+}
