@@ -62,4 +62,3 @@ func FuzzPrefilterIsExact(f *testing.F) {
 		}
 	})
 }
-

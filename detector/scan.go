@@ -76,7 +76,7 @@ func (sc *Scanner) Scan(msg []byte, index int, f *Findings) {
 	}
 	records.ForEach(func(_, rec gjson.Result) bool {
 		raw := unsafe.Slice(unsafe.StringData(rec.Raw), len(rec.Raw))
-		if !sc.FullDecode && !mayMatch(raw) {
+		if rec.IsObject() && !sc.FullDecode && !mayMatch(raw) {
 			f.Stats.PrefilteredRecords++
 			return true
 		}
