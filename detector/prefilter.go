@@ -8,11 +8,13 @@ import "bytes"
 // pass a message that turns out not to match, never reject one that would.
 //
 // A decoded JSON string equals "ropc" (any ASCII case) only if its raw text
-// is four letters [rR][oO][pP][cC], or if it uses \u escapes: the other JSON
-// escapes decode to '"', '\\', '/' or control characters. Key names are
-// matched exactly by the decoder ("authenticationProtocol" inside
+// is four letters [rR][oO][pP][cC], or if it escapes a letter as \u00XX: the
+// other JSON escapes decode to '"', '\\', '/' or control characters. Key names
+// are matched exactly by the decoder ("authenticationProtocol" inside
 // "properties", or "AuthenticationProtocol"), so an unescaped key always
-// ends in the bytes `Protocol"`; an escaped one contains `\u`.
+// ends in the bytes `Protocol"`; an escaped one escapes a letter too. Escapes
+// of other characters (\u2013, or the text `\\u0026` where the backslash
+// itself is escaped, as real Entra policy names have) cannot spell either.
 var (
 	protocolKey = []byte(`Protocol"`)
 	unicodeEsc  = []byte(`\u`)
@@ -21,7 +23,7 @@ var (
 // mayMatch reports whether msg may hold a record with AuthenticationProtocol
 // =~ "ropc". It reads msg without allocating.
 func mayMatch(msg []byte) bool {
-	if bytes.Contains(msg, unicodeEsc) {
+	if escapesLetter(msg) {
 		return true
 	}
 	for rest := msg; ; {
@@ -58,4 +60,29 @@ func skipSpace(b []byte, i int) int {
 		i++
 	}
 	return i
+}
+
+// escapesLetter reports whether msg holds a JSON escape \u0041-\u007F (a
+// superset of the ASCII letters). A backslash preceded by an odd number of
+// backslashes is itself escaped and starts nothing.
+func escapesLetter(msg []byte) bool {
+	for off := 0; ; {
+		i := bytes.Index(msg[off:], unicodeEsc)
+		if i < 0 {
+			return false
+		}
+		i += off
+		off = i + len(unicodeEsc)
+		run := 1
+		for j := i - 1; j >= 0 && msg[j] == '\\'; j-- {
+			run++
+		}
+		if run%2 == 0 || len(msg)-off < 4 {
+			continue
+		}
+		h := msg[off:]
+		if h[0] == '0' && h[1] == '0' && '4' <= h[2] && h[2] <= '7' {
+			return true
+		}
+	}
 }

@@ -23,9 +23,13 @@ func TestMayMatch(t *testing.T) {
 		{"the BAV2ROPC user agent is a decoy", `{"userAgent":"BAV2ROPC","authenticationProtocol":"none"}`, false},
 		{"a policy named for ROPC is a decoy", `{"displayName":"Block ROPC clients","authenticationProtocol":"none"}`, false},
 		{"Europcar is a decoy", `{"appDisplayName":"Europcar"}`, false},
-		{"a kelvin sign is not k and not in ropc", `{"authenticationProtocol":"ropc\u212A"}`, true},
+		{"an escaped kelvin sign after ropc is another value", `{"authenticationProtocol":"ropc\u212A"}`, false},
 		{"a value cut short", `{"authenticationProtocol":"rop`, false},
 		{"a number", `{"authenticationProtocol":5}`, false},
+		{"an escaped backslash before u0026 escapes nothing", `{"displayName":"iOS \\u0026 Android","authenticationProtocol":"none"}`, false},
+		{"an escaped backslash then a real escape", `{"a":"\\\u0072","authenticationProtocol":"none"}`, true},
+		{"a non-ASCII escape cannot spell ropc", `{"displayName":"CA \u2013 iOS","authenticationProtocol":"none"}`, false},
+		{"an upper-case hex escape of a letter", `{"authenticationProtocol":"\u0052OPC"}`, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

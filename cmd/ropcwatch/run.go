@@ -34,6 +34,7 @@ func subcommands() []subcommand {
 	return []subcommand{
 		{"detect", "evaluate the rule over a file of sign-ins (batch) and write alerts", runDetect},
 		{"generate", "write a deterministic stream of realistic sign-in records", runGenerate},
+		{"compare", "compare the result rows of an alert file with a truth file or another alert file", runCompare},
 	}
 }
 
