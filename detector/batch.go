@@ -77,6 +77,7 @@ func (c *BatchConfig) Validate() error {
 // chunkResult is what a worker found in one chunk.
 type chunkResult struct {
 	chunk    stream.Chunk
+	lines    int64
 	findings Findings
 }
 
@@ -119,7 +120,7 @@ func RunBatch(ctx context.Context, cfg BatchConfig, in io.Reader, alerts io.Writ
 		workers.Go(func() error {
 			for ch := range work {
 				r := &chunkResult{chunk: ch}
-				scanLines(sc, ch.Data, &r.findings)
+				r.lines = int64(scanLines(sc, ch.Data, &r.findings))
 				select {
 				case done <- r:
 				case <-wctx.Done():
@@ -161,9 +162,11 @@ func RunBatch(ctx context.Context, cfg BatchConfig, in io.Reader, alerts io.Writ
 	return &agg.stats, nil
 }
 
-// scanLines scans each line of data; index is the line within the chunk.
-func scanLines(sc *Scanner, data []byte, f *Findings) {
-	for i := 0; len(data) > 0; i++ {
+// scanLines scans each line of data and returns the number of lines; a
+// line's index in f is its position within data.
+func scanLines(sc *Scanner, data []byte, f *Findings) int {
+	i := 0
+	for ; len(data) > 0; i++ {
 		line := data
 		if j := bytes.IndexByte(data, '\n'); j >= 0 {
 			line, data = data[:j], data[j+1:]
@@ -172,6 +175,7 @@ func scanLines(sc *Scanner, data []byte, f *Findings) {
 		}
 		sc.Scan(line, i, f)
 	}
+	return i
 }
 
 // aggregator is the single owner of the windows in a batch run.
@@ -200,7 +204,8 @@ func newAggregator(cfg BatchConfig, dead DeadLetterSink) *aggregator {
 // chunk folds one chunk's findings in, in input order.
 func (a *aggregator) chunk(r *chunkResult) error {
 	a.stats.Add(&r.findings.Stats)
-	for _, o := range r.chunk.Oversized {
+	if o := r.chunk.Oversized; o != nil {
+		r.lines = 1
 		a.stats.Messages++
 		a.stats.Bytes += o.Size
 		a.stats.RejectedMessages++
@@ -227,7 +232,7 @@ func (a *aggregator) chunk(r *chunkResult) error {
 			a.stats.Duplicates++
 		}
 	}
-	a.line += r.chunk.Lines
+	a.line += r.lines
 	return nil
 }
 

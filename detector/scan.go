@@ -19,8 +19,9 @@ type Scanner struct {
 	FullDecode bool
 }
 
-// Findings collects what scanning produced. Rejected raw bytes alias the
-// scanned message: copy them before the message buffer is reused.
+// Findings collects what scanning produced. Events own their strings;
+// Rejected raw bytes alias the scanned message: write or copy them before
+// the message buffer is reused.
 type Findings struct {
 	Events   []SignIn
 	Rejected []Rejected
@@ -64,7 +65,9 @@ func (sc *Scanner) Scan(msg []byte, index int, f *Findings) {
 		sc.rejectMessage(msg, index, &Reject{Reason: ReasonInvalidJSON, Detail: "not valid JSON"}, f)
 		return
 	}
-	root := gjson.ParseBytes(msg)
+	// Parse msg in place: gjson results alias it, so whatever outlives the
+	// message (qualifying sign-ins) is copied in record.
+	root := gjson.Parse(unsafe.String(unsafe.SliceData(msg), len(msg)))
 	records := root.Get("records")
 	if !records.Exists() {
 		sc.record(root, msg, index, f)
@@ -122,7 +125,7 @@ func (sc *Scanner) record(rec gjson.Result, raw []byte, index int, f *Findings) 
 		v := sc.Rule.Match(&s, sc.Allowlist)
 		f.Stats.Verdicts[v]++
 		if v == Match {
-			f.Events = append(f.Events, s)
+			f.Events = append(f.Events, s.clone())
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
 )
 
 // maxCategories bounds the distinct category names counted: the names come
@@ -59,8 +60,12 @@ func (s *Stats) skip(category string, n int64) {
 	if s.Skipped == nil {
 		s.Skipped = make(map[string]int64)
 	}
-	if _, ok := s.Skipped[category]; !ok && len(s.Skipped) >= maxCategories {
-		category = otherCategory
+	if _, ok := s.Skipped[category]; !ok {
+		if len(s.Skipped) >= maxCategories {
+			category = otherCategory
+		}
+		// The name may alias a message buffer that is about to be reused.
+		category = strings.Clone(category)
 	}
 	s.Skipped[category] += n
 }

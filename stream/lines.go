@@ -15,12 +15,10 @@ type Chunk struct {
 	// the end of the input. It aliases a buffer that the reader reuses once
 	// the chunk is released.
 	Data []byte
-	// Oversized lists lines longer than the maximum, which are not in Data.
-	Oversized []Oversized
-	// Lines is the number of lines in Data plus len(Oversized): the line
-	// number of the next chunk's first line is this chunk's plus Lines.
-	Lines int64
-	buf   *[]byte
+	// Oversized is set, and Data empty, when the chunk is one line longer
+	// than the maximum: that line is not kept.
+	Oversized *Oversized
+	buf       *[]byte
 }
 
 // Oversized describes a line that exceeded the maximum line size. Only its
@@ -72,7 +70,7 @@ func (c *LineChunker) Next() (Chunk, error) {
 	}
 	bp := <-c.pool
 	ch, err := c.fill(bp)
-	if err != nil || (len(ch.Data) == 0 && len(ch.Oversized) == 0) {
+	if err != nil || (len(ch.Data) == 0 && ch.Oversized == nil) {
 		c.pool <- bp
 		if err == nil {
 			err = io.EOF
@@ -106,10 +104,6 @@ func (c *LineChunker) fill(bp *[]byte) (Chunk, error) {
 	if end > 0 {
 		c.carry = append(c.carry, buf[end:]...)
 		ch.Data = buf[:end]
-		ch.Lines = int64(bytes.Count(ch.Data, []byte{'\n'}))
-		if ch.Data[end-1] != '\n' {
-			ch.Lines++
-		}
 		return ch, nil
 	}
 	if len(buf) == 0 {
@@ -120,8 +114,7 @@ func (c *LineChunker) fill(bp *[]byte) (Chunk, error) {
 	if err != nil {
 		return Chunk{}, err
 	}
-	ch.Oversized = []Oversized{o}
-	ch.Lines = 1
+	ch.Oversized = &o
 	return ch, nil
 }
 
@@ -154,4 +147,14 @@ func (c *LineChunker) discardLine(buf []byte) (Oversized, error) {
 		}
 	}
 	return o, nil
+}
+
+// CountLines returns the number of lines in chunk data: newlines, plus one
+// for a final line without a newline.
+func CountLines(data []byte) int {
+	n := bytes.Count(data, []byte{'\n'})
+	if len(data) > 0 && data[len(data)-1] != '\n' {
+		n++
+	}
+	return n
 }
