@@ -93,7 +93,7 @@ func RunBatch(ctx context.Context, cfg BatchConfig, in io.Reader, alerts io.Writ
 	cfg = cfg.withDefaults()
 	inFlight := min(2*cfg.Workers+2, 16)
 	chunker := stream.NewLineChunker(in, cfg.ChunkSize, cfg.MaxMessageBytes, inFlight)
-	sc := &Scanner{Rule: cfg.Rule, Allowlist: cfg.Allowlist, FullDecode: cfg.FullDecode}
+	sc := &Scanner{Rule: cfg.Rule, Allowlist: cfg.Allowlist, FullDecode: cfg.FullDecode, MaxMessageBytes: cfg.MaxMessageBytes}
 
 	g, ctx := errgroup.WithContext(ctx)
 	work := make(chan stream.Chunk, inFlight)

@@ -246,3 +246,24 @@ func TestDurations(t *testing.T) {
 		})
 	}
 }
+
+// FuzzLoadRule feeds arbitrary YAML to the rule loader: it must return a
+// rule or an error, never panic, and a rule it accepts must be usable.
+func FuzzLoadRule(f *testing.F) {
+	f.Add(string(seedRuleYAML))
+	f.Add("id: x\n")
+	f.Add("queryPeriod: [1, 2]\n")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, doc string) {
+		r, err := LoadRule([]byte(doc))
+		if err != nil {
+			return
+		}
+		if r.QueryPeriod <= 0 || r.ID == "" {
+			t.Fatalf("accepted a rule without window or id: %+v", r)
+		}
+		s := SignIn{AuthenticationProtocol: "ropc", ResultType: "0", UserPrincipalName: "a@b"}
+		r.Match(&s, nil)
+		r.Alerts([]Row{{UserPrincipalName: "a@b", Count: 1, IPs: []string{""}, Countries: []string{""}, Apps: []string{""}}}, AlertContext{Status: StatusFinal, Revision: 1})
+	})
+}

@@ -2,6 +2,7 @@ package detector
 
 import (
 	"bytes"
+	"fmt"
 	"unicode/utf8"
 	"unsafe"
 
@@ -17,6 +18,9 @@ type Scanner struct {
 	// FullDecode decodes every record, skipping the prefilter: slower, but
 	// every record is schema-checked and counted by category.
 	FullDecode bool
+	// MaxMessageBytes rejects longer messages as too-large; zero means no
+	// limit.
+	MaxMessageBytes int
 }
 
 // Findings collects what scanning produced. Events own their strings;
@@ -53,6 +57,10 @@ func (sc *Scanner) Scan(msg []byte, index int, f *Findings) {
 	}
 	f.Stats.Messages++
 	f.Stats.Bytes += int64(len(msg))
+	if sc.MaxMessageBytes > 0 && len(msg) > sc.MaxMessageBytes {
+		sc.rejectMessage(msg, index, &Reject{Reason: ReasonTooLarge, Detail: fmt.Sprintf("message of %d bytes exceeds the limit of %d", len(msg), sc.MaxMessageBytes)}, f)
+		return
+	}
 	if rej := frame(msg); rej != nil {
 		sc.rejectMessage(msg, index, rej, f)
 		return

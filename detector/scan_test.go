@@ -106,3 +106,14 @@ func FuzzScan(f *testing.F) {
 		}
 	})
 }
+
+func TestScanRejectsMessagesOverTheLimit(t *testing.T) {
+	msg := ropc("a")
+	f := scan(&Scanner{Rule: SeedRule(), MaxMessageBytes: len(msg) - 1}, msg)
+	if len(f.Events) != 0 || f.Stats.Rejected[ReasonTooLarge] != 1 {
+		t.Fatalf("events %d, rejected %v", len(f.Events), f.Stats.Rejected)
+	}
+	if f := scan(&Scanner{Rule: SeedRule(), MaxMessageBytes: len(msg)}, msg); len(f.Events) != 1 {
+		t.Fatalf("a message of exactly the limit was not evaluated: %v", f.Stats.Rejected)
+	}
+}

@@ -44,8 +44,10 @@ type LineChunker struct {
 	eof       bool
 }
 
-// NewLineChunker reads r in chunks of about chunkSize bytes of whole lines;
-// lines longer than maxLine are reported as Oversized. At most inFlight
+// NewLineChunker reads r in chunks of about chunkSize bytes of whole lines.
+// A line longer than maxLine that does not fit in the chunk's buffer is
+// reported as Oversized instead of being buffered; one that fits is handed
+// out whole, and the consumer applies its own limit. At most inFlight
 // chunks are out at once: Next blocks until one is released.
 func NewLineChunker(r io.Reader, chunkSize, maxLine, inFlight int) *LineChunker {
 	c := &LineChunker{r: r, chunkSize: chunkSize, maxLine: maxLine, pool: make(chan *[]byte, inFlight)}

@@ -14,6 +14,11 @@ import (
 // for an oversized line of N bytes, and the total line count.
 func collect(t *testing.T, r io.Reader, chunkSize, maxLine int) ([]string, int64) {
 	t.Helper()
+	return collectRaw(t, r, chunkSize, maxLine)
+}
+
+func collectRaw(t *testing.T, r io.Reader, chunkSize, maxLine int) ([]string, int64) {
+	t.Helper()
 	c := NewLineChunker(r, chunkSize, maxLine, 2)
 	var lines []string
 	var total int64
@@ -31,7 +36,7 @@ func collect(t *testing.T, r io.Reader, chunkSize, maxLine int) ([]string, int64
 		}
 		seq++
 		if o := ch.Oversized; o != nil {
-			if len(o.Head) > headSize || !bytes.HasPrefix(bytes.Repeat([]byte("x"), int(o.Size)), o.Head) {
+			if len(o.Head) > headSize || int64(len(o.Head)) > o.Size {
 				t.Fatalf("oversized head of %d bytes for a line of %d", len(o.Head), o.Size)
 			}
 			lines = append(lines, "<"+strconv.FormatInt(o.Size, 10)+">")
@@ -91,4 +96,28 @@ func TestLineChunkerReportsReadErrors(t *testing.T) {
 	if _, err := c.Next(); err == nil || !strings.Contains(err.Error(), "disk on fire") {
 		t.Fatalf("err = %v", err)
 	}
+}
+
+// FuzzLineChunker checks that chunking loses and invents nothing: every line
+// comes out whole, or, when longer than the maximum, possibly as an
+// oversized report of its size.
+func FuzzLineChunker(f *testing.F) {
+	f.Add([]byte("a\nbb\n\nccc"), uint8(3), uint8(4))
+	f.Add([]byte(strings.Repeat("x", 40)+"\ny\n"), uint8(4), uint8(8))
+	f.Fuzz(func(t *testing.T, in []byte, chunk, max uint8) {
+		chunkSize, maxLine := int(chunk%32)+1, int(max%32)+1
+		var want []string
+		if len(in) > 0 {
+			want = strings.Split(strings.TrimSuffix(string(in), "\n"), "\n")
+		}
+		got, total := collectRaw(t, bytes.NewReader(in), chunkSize, maxLine)
+		if len(got) != len(want) || total != int64(len(want)) {
+			t.Fatalf("chunk %d max %d: got %q (%d lines), want %q", chunkSize, maxLine, got, total, want)
+		}
+		for i := range want {
+			if got[i] != want[i] && (len(want[i]) <= maxLine || got[i] != "<"+strconv.Itoa(len(want[i]))+">") {
+				t.Fatalf("chunk %d max %d: line %d is %q, want %q", chunkSize, maxLine, i, got[i], want[i])
+			}
+		}
+	})
 }

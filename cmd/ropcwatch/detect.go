@@ -23,7 +23,8 @@ func runDetect(ctx context.Context, e env, args []string) int {
 	format := fs.String("format", "sentinel", "alert shape: sentinel or ocsf")
 	validate := fs.String("validate", "prefilter", "prefilter: decode only records that may be ROPC (fast); full: decode and schema-check every record")
 	workers := fs.Int("workers", 0, "parallel scanners; 0 means one per CPU")
-	maxMsg := fs.Int("max-message-bytes", 1<<20, "reject longer lines as too-large")
+	maxMsg := fs.Int("max-message-bytes", 1<<20, "reject longer lines as too-large (Event Hubs' own limit is 1 MiB)")
+	offset := fs.Duration("window-offset", 0, "shift the hourly windows from the UTC hour, e.g. 15m")
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: ropcwatch detect --input FILE|- [--rule FILE] [--allowlist CSV] [--format sentinel|ocsf] [--output FILE|-] [--dead-letter FILE]")
 		fs.PrintDefaults()
@@ -51,7 +52,7 @@ func runDetect(ctx context.Context, e env, args []string) int {
 	}
 	stats, err := detect(ctx, e, detector.BatchConfig{
 		Rule: rule, Allowlist: nets, Format: f, FullDecode: *validate == "full",
-		Workers: *workers, MaxMessageBytes: *maxMsg, Source: *input,
+		Workers: *workers, MaxMessageBytes: *maxMsg, WindowOffset: *offset, Source: *input,
 	}, *input, *output, *dead)
 	if stats != nil {
 		stats.WriteReport(e.stderr)

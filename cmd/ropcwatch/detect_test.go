@@ -86,6 +86,7 @@ func TestDetectGolden(t *testing.T) {
 		{"without the allowlist the allowlisted ranges alert", []string{"--input", "testdata/mixed.jsonl"}, "mixed.noallowlist.golden.jsonl", exitOK},
 		{"alerts in the OCSF shape", []string{"--input", "testdata/mixed.jsonl", "--allowlist", "testdata/allow.csv", "--format", "ocsf"}, "mixed.ocsf.golden.jsonl", exitOK},
 		{"one alert per window with SingleAlert", []string{"--input", "testdata/mixed.jsonl", "--allowlist", "testdata/allow.csv", "--rule", "testdata/single-alert.yaml"}, "mixed.single.golden.jsonl", exitOK},
+		{"windows shifted by an offset", []string{"--input", "testdata/mixed.jsonl", "--allowlist", "testdata/allow.csv", "--window-offset", "30m"}, "mixed.offset.golden.jsonl", exitOK},
 		{"bad input is rejected, good input still alerts", []string{"--input", "testdata/bad.jsonl"}, "bad.sentinel.golden.jsonl", exitRejected},
 	}
 	for _, tt := range tests {

@@ -69,7 +69,7 @@ func TestGenerateIsDeterministic(t *testing.T) {
 			if got := bytes.Equal(a, b); got != tt.wantEqual {
 				t.Fatalf("outputs equal = %v, want %v", got, tt.wantEqual)
 			}
-			if tt.wantEqual && tt.a.AllowlistIPs == tt.b.AllowlistIPs && !rowsEqual(ta.Rows, tb.Rows) {
+			if tt.wantEqual && tt.a.AllowlistIPs == tt.b.AllowlistIPs && !sameRows(ta.Rows, tb.Rows) {
 				t.Fatal("equal outputs with different truths")
 			}
 		})

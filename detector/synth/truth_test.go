@@ -265,9 +265,7 @@ func rowString(r TruthRow) string {
 		r.Count, r.IPs, r.Countries, r.Apps, r.FirstSeen.UTC().Format(timeLayout), r.LastSeen.UTC().Format(timeLayout), r.IPAddress)
 }
 
-func rowsEqual(a, b []TruthRow) bool {
-	return slices.EqualFunc(a, b, func(x, y TruthRow) bool { return rowString(x) == rowString(y) })
-}
+func sameRows(a, b []TruthRow) bool { return slices.EqualFunc(a, b, rowsEqual) }
 
 func TestTruthMatchesAnIndependentRecount(t *testing.T) {
 	t.Parallel()
@@ -294,7 +292,7 @@ func TestTruthMatchesAnIndependentRecount(t *testing.T) {
 				use = &al
 			}
 			got, dups := recount(t, data, window, use)
-			if !rowsEqual(got, truth.Rows) {
+			if !sameRows(got, truth.Rows) {
 				for i := 0; i < max(len(got), len(truth.Rows)); i++ {
 					var g, w string
 					if i < len(got) {
@@ -400,7 +398,7 @@ func TestTruthJSONLinesRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !rowsEqual(back.Rows, truth.Rows) {
+		if !sameRows(back.Rows, truth.Rows) {
 			t.Fatal("rows differ after a round trip")
 		}
 	})
@@ -457,3 +455,18 @@ func TestAllowlistCSV(t *testing.T) {
 }
 
 func base64Std(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+func TestCompare(t *testing.T) {
+	end := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	row := func(upn string, n int) TruthRow {
+		return TruthRow{WindowEnd: end, UserPrincipalName: upn, Count: n, IPs: []string{"1"}, Countries: []string{"US"}, Apps: []string{"x"}, IPAddress: "1"}
+	}
+	d := Compare([]TruthRow{row("a", 1), row("b", 2), row("c", 1)}, []TruthRow{row("c", 1), row("b", 3), row("d", 1)})
+	if d.Matched != 1 || len(d.Missing) != 1 || d.Missing[0].UserPrincipalName != "a" || len(d.Extra) != 1 ||
+		d.Extra[0].UserPrincipalName != "d" || len(d.Wrong) != 1 || d.Wrong[0][1].Count != 3 || d.Empty() {
+		t.Fatalf("diff = %+v", d)
+	}
+	if d := Compare([]TruthRow{row("a", 1)}, []TruthRow{row("a", 1)}); !d.Empty() || d.Matched != 1 {
+		t.Fatalf("equal rows: %+v", d)
+	}
+}
