@@ -3,6 +3,7 @@ package detector
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 	"unsafe"
 
@@ -127,7 +128,8 @@ func (sc *Scanner) record(rec gjson.Result, raw []byte, index int, f *Findings) 
 		f.Stats.reject(rej.Reason, 1)
 		f.Rejected = append(f.Rejected, Rejected{Reject: *rej, Raw: raw, Message: index})
 	case !evaluate:
-		f.Stats.skip(category, 1)
+		// category aliases the message buffer.
+		f.Stats.skip(strings.Clone(category), 1)
 	default:
 		f.Stats.Evaluated++
 		v := sc.Rule.Match(&s, sc.Allowlist)

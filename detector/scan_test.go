@@ -1,6 +1,7 @@
 package detector
 
 import (
+	"bytes"
 	"reflect"
 	"strings"
 	"testing"
@@ -115,5 +116,22 @@ func TestScanRejectsMessagesOverTheLimit(t *testing.T) {
 	}
 	if f := scan(&Scanner{Rule: SeedRule(), MaxMessageBytes: len(msg)}, msg); len(f.Events) != 1 {
 		t.Fatalf("a message of exactly the limit was not evaluated: %v", f.Stats.Rejected)
+	}
+}
+
+func TestScanCountsCategoriesOfReusedBuffers(t *testing.T) {
+	var f Findings
+	sc := &Scanner{Rule: SeedRule()}
+	buf := []byte(strings.Replace(ropc("a"), "NonInteractiveUserSignInLogs", "SignInLogs", 1))
+	orig := bytes.Clone(buf)
+	for i := range 3 {
+		copy(buf, orig)
+		sc.Scan(buf, i, &f)
+		for j := range buf {
+			buf[j] = 'X' // the reader reuses its buffers
+		}
+	}
+	if len(f.Stats.Skipped) != 1 || f.Stats.Skipped["SignInLogs"] != 3 {
+		t.Fatalf("skipped = %v", f.Stats.Skipped)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"strings"
 )
 
 // maxCategories bounds the distinct category names counted: the names come
@@ -56,16 +55,15 @@ func (s *Stats) Add(o *Stats) {
 	}
 }
 
+// skip counts n records of category. The name must not alias a buffer that
+// will be reused: assigning to a map replaces the stored string key with the
+// one given, even when the key exists.
 func (s *Stats) skip(category string, n int64) {
 	if s.Skipped == nil {
 		s.Skipped = make(map[string]int64)
 	}
-	if _, ok := s.Skipped[category]; !ok {
-		if len(s.Skipped) >= maxCategories {
-			category = otherCategory
-		}
-		// The name may alias a message buffer that is about to be reused.
-		category = strings.Clone(category)
+	if _, ok := s.Skipped[category]; !ok && len(s.Skipped) >= maxCategories {
+		category = otherCategory
 	}
 	s.Skipped[category] += n
 }
