@@ -91,7 +91,9 @@ func RunBatch(ctx context.Context, cfg BatchConfig, in io.Reader, alerts io.Writ
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	inFlight := min(2*cfg.Workers+2, 16)
+	// Enough chunks in flight that reading overlaps scanning even on one
+	// core, few enough that memory stays small.
+	inFlight := min(max(2*cfg.Workers+2, 6), 16)
 	chunker := stream.NewLineChunker(in, cfg.ChunkSize, cfg.MaxMessageBytes, inFlight)
 	sc := &Scanner{Rule: cfg.Rule, Allowlist: cfg.Allowlist, FullDecode: cfg.FullDecode, MaxMessageBytes: cfg.MaxMessageBytes}
 
