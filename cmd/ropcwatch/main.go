@@ -1,6 +1,6 @@
 // Command ropcwatch detects successful ROPC sign-ins (Sentinel rule "ROPC
 // Authentication Detected - Credential Pass-Through Bypass") in Entra ID
-// sign-in streams. Start reading at run in run.go.
+// sign-in streams. Start reading at run in commands.go.
 package main
 
 import (
