@@ -1,4 +1,6 @@
-// Package stream moves bytes between ropcwatch and the outside: it reads
-// messages from files (plain or gzip, one message per line) and writes
-// output lines to files. It knows nothing about sign-ins.
+// Package stream moves bytes between ropcwatch and the outside: Kafka and
+// Azure Event Hubs (its Kafka endpoint) on franz-go — consumer groups with
+// manual commits, an idempotent producer, TLS and SASL, topic creation —
+// and files (plain or gzip, one message per line). It knows nothing about
+// sign-ins.
 package stream
