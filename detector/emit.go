@@ -46,6 +46,19 @@ func (e *Emitter) Final(closed []window.Result[string, *Summary]) []Alert {
 	return alerts
 }
 
+// Revision builds one revision of the alert of one user's window (the rule
+// must raise one alert per result) and assigns its incident.
+func (e *Emitter) Revision(b window.Bounds, m *Summary, status Status, revision int, timeGenerated time.Time) Alert {
+	alerts := e.rule.Alerts([]Row{m.Row()}, AlertContext{
+		Status: status, Revision: revision, WindowStart: b.Start, WindowEnd: b.End,
+		TimeGenerated: timeGenerated, ProcessedAt: e.now().UTC(),
+	})
+	a := alerts[0]
+	a.Truncated = m.Truncated()
+	e.incidents.Assign(&a)
+	return a
+}
+
 // window builds the alerts of one window from its summaries.
 func (e *Emitter) window(b window.Bounds, results []window.Result[string, *Summary], c AlertContext) []Alert {
 	rows := make([]Row, len(results))

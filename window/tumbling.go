@@ -157,3 +157,18 @@ func (t *Tumbling[K, A]) OldestOpenEnd() (time.Time, bool) {
 	}
 	return oldest, found
 }
+
+// Each calls fn for every accumulator held, open or retained, in no
+// particular order. fn must not add or close windows.
+func (t *Tumbling[K, A]) Each(fn func(key K, b Bounds, acc A, open bool)) {
+	for _, s := range t.open {
+		for k, acc := range s.accs {
+			fn(k, s.bounds, acc, true)
+		}
+	}
+	for _, s := range t.closed {
+		for k, acc := range s.accs {
+			fn(k, s.bounds, acc, false)
+		}
+	}
+}

@@ -120,3 +120,15 @@ func ExampleTumbling() {
 	// alice@contoso.com 10:00AM 2
 	// alice@contoso.com 11:00AM 1
 }
+
+func TestTumblingEach(t *testing.T) {
+	w := New(Aligner{Size: time.Hour}, time.Hour, newCounter)
+	w.Get("a", at(t, "09:30:00"))
+	w.Get("b", at(t, "10:30:00"))
+	w.Advance(at(t, "10:00:00"))
+	seen := map[string]bool{}
+	w.Each(func(k string, b Bounds, _ *counter, open bool) { seen[k] = open })
+	if len(seen) != 2 || seen["a"] || !seen["b"] {
+		t.Fatalf("seen = %v, want a retained and b open", seen)
+	}
+}

@@ -1,0 +1,412 @@
+package detector
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ropcwatch/ropcwatch/stream"
+	"github.com/ropcwatch/ropcwatch/window"
+)
+
+// LiveConfig configures the streaming detector: the rule over an unbounded
+// stream of messages, with windows closed by a watermark. Zero values take
+// the defaults given.
+type LiveConfig struct {
+	Rule      *Rule
+	Allowlist *NetworkAllowlist
+	// FullDecode decodes every record instead of prefiltering.
+	FullDecode bool
+	// MaxMessageBytes rejects longer messages; zero means 1 MiB.
+	MaxMessageBytes int
+	// WindowOffset shifts the window grid from the UTC epoch.
+	WindowOffset time.Duration
+	// Lateness is how far behind the watermark events may arrive and still
+	// be part of a window's final alert; zero means 5m.
+	Lateness time.Duration
+	// IdleTimeout is how long a partition may go without records before it
+	// stops holding the watermark back; when every partition is idle, event
+	// time advances with the wall clock. Zero means 1m.
+	IdleTimeout time.Duration
+	// Retention is how long past its close a window's state is kept so that
+	// late events amend its alert; later ones are dead-lettered as too-late.
+	// Zero means 1h.
+	Retention time.Duration
+	// UpdateInterval is the least event time between two update revisions of
+	// one alert; zero means 5m.
+	UpdateInterval time.Duration
+	// MaxFutureSkew ignores, for the watermark, event times further than this
+	// ahead of the wall clock (a forged timestamp must not close every
+	// window); zero means 1h.
+	MaxFutureSkew time.Duration
+	// MaxWindows caps the open (user, window) states; past it, qualifying
+	// sign-ins of users without state are dead-lettered as state-full (and
+	// counted) rather than growing memory. Zero means 100000.
+	MaxWindows int
+	Limits     Limits
+	// Now is the wall clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Stream-only reject reasons.
+const (
+	ReasonStateFull = "state-full"
+)
+
+func (c LiveConfig) withDefaults() LiveConfig {
+	if c.MaxMessageBytes <= 0 {
+		c.MaxMessageBytes = 1 << 20
+	}
+	if c.Lateness <= 0 {
+		c.Lateness = 5 * time.Minute
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = time.Minute
+	}
+	if c.Retention <= 0 {
+		c.Retention = time.Hour
+	}
+	if c.UpdateInterval <= 0 {
+		c.UpdateInterval = 5 * time.Minute
+	}
+	if c.MaxFutureSkew <= 0 {
+		c.MaxFutureSkew = time.Hour
+	}
+	if c.MaxWindows <= 0 {
+		c.MaxWindows = 100000
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Validate reports a configuration the engine cannot run.
+func (c LiveConfig) Validate() error {
+	if c.Rule == nil {
+		return errors.New("live: no rule")
+	}
+	if c.Rule.Aggregation == SingleAlert {
+		return errors.New("live: the rule's eventGroupingSettings.aggregationKind is SingleAlert; streaming raises one alert per user and window (AlertPerResult); use detect for SingleAlert")
+	}
+	if c.Lateness < 0 || c.IdleTimeout < 0 || c.Retention < 0 || c.UpdateInterval < 0 {
+		return errors.New("live: lateness, idle timeout, retention and update interval must not be negative")
+	}
+	return (window.Aligner{Size: c.Rule.QueryPeriod, Offset: c.WindowOffset}).Validate()
+}
+
+// Output is what the engine asks its caller to publish, in order.
+type Output struct {
+	Alerts      []Alert
+	Incidents   []Incident
+	DeadLetters []stream.DeadLetter
+}
+
+// Reset empties o for reuse.
+func (o *Output) Reset() {
+	o.Alerts = o.Alerts[:0]
+	o.Incidents = o.Incidents[:0]
+	o.DeadLetters = o.DeadLetters[:0]
+}
+
+// Empty reports whether there is nothing to publish.
+func (o *Output) Empty() bool { return len(o.Alerts)+len(o.Incidents)+len(o.DeadLetters) == 0 }
+
+// Engine is the streaming detector's state: windows per user, the alert
+// lifecycle of SPEC section 4, the watermark of section 3, and what offsets
+// are safe to commit. It does no I/O and one goroutine owns it. Its output
+// is a function of the records in the order given (and, for windows closed
+// by silence, of the wall clock), so replaying one partition's records
+// re-creates the same alert revisions.
+type Engine struct {
+	cfg       LiveConfig
+	sc        Scanner
+	win       *window.Tumbling[string, *liveWindow]
+	emit      *Emitter
+	parts     map[stream.TopicPartition]*partitionState
+	findings  Findings
+	stats     Stats
+	watermark time.Time // windows ending at or before it are closed
+	last      time.Time // wall time of the latest record
+	maxEvent  time.Time // latest event time seen on any partition
+}
+
+// partitionState tracks one assigned partition.
+type partitionState struct {
+	maxEvent    time.Time // latest event time seen
+	lastArrival time.Time // wall time of the latest record
+	next        int64     // offset after the latest record; -1 before any
+}
+
+// liveWindow is one user's window and its alert lifecycle.
+type liveWindow struct {
+	sum        *Summary
+	revision   int       // of the latest emitted revision; 0 before the early alert
+	lastUpdate time.Time // event time of the latest early or update revision
+	pending    bool      // a set grew since the latest revision
+	// pins holds, per partition, the first offset that contributed: the
+	// partition's commit may not pass it while the state lives in memory.
+	pins map[stream.TopicPartition]int64
+}
+
+// NewEngine returns an engine; cfg must be valid.
+func NewEngine(cfg LiveConfig) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	align := window.Aligner{Size: cfg.Rule.QueryPeriod, Offset: cfg.WindowOffset}
+	return &Engine{
+		cfg: cfg,
+		sc:  Scanner{Rule: cfg.Rule, Allowlist: cfg.Allowlist, FullDecode: cfg.FullDecode, MaxMessageBytes: cfg.MaxMessageBytes},
+		win: window.New(align, cfg.Retention, func(upn string, _ window.Bounds) *liveWindow {
+			return &liveWindow{sum: NewSummary(upn, cfg.Limits), pins: make(map[stream.TopicPartition]int64, 1)}
+		}),
+		emit:  NewEmitter(cfg.Rule, cfg.Now),
+		parts: make(map[stream.TopicPartition]*partitionState),
+	}, nil
+}
+
+// Stats returns the counts so far.
+func (e *Engine) Stats() *Stats { return &e.stats }
+
+// Watermark returns the time through which windows are closed.
+func (e *Engine) Watermark() time.Time { return e.watermark }
+
+// OpenWindows returns the number of open (user, window) states.
+func (e *Engine) OpenWindows() int { return e.win.OpenWindows() }
+
+// Assign starts tracking partitions; records of unassigned partitions are
+// tracked on first sight too.
+func (e *Engine) Assign(tps ...stream.TopicPartition) {
+	now := e.cfg.Now()
+	for _, tp := range tps {
+		if _, ok := e.parts[tp]; !ok {
+			e.parts[tp] = &partitionState{next: -1, lastArrival: now}
+		}
+	}
+}
+
+// Revoke stops tracking partitions: they no longer hold the watermark back
+// or appear in Committable. Window state they fed is kept.
+func (e *Engine) Revoke(tps ...stream.TopicPartition) {
+	for _, tp := range tps {
+		delete(e.parts, tp)
+	}
+}
+
+// Ingest evaluates one consumed record and adds what it produces to out.
+func (e *Engine) Ingest(rec stream.Record, out *Output) {
+	now := e.cfg.Now()
+	tp := stream.TopicPartition{Topic: rec.Topic, Partition: rec.Partition}
+	p := e.parts[tp]
+	if p == nil {
+		p = &partitionState{}
+		e.parts[tp] = p
+	}
+	p.lastArrival, p.next, e.last = now, rec.Offset+1, now
+
+	f := &e.findings
+	f.Reset()
+	e.sc.Scan(rec.Value, 0, f)
+	e.stats.Add(&f.Stats)
+	if t, ok := rawEventTime(rec.Value); ok {
+		e.observe(p, t, now)
+	}
+	for _, rej := range f.Rejected {
+		// The dead letter keeps the whole message: the original bytes.
+		out.DeadLetters = append(out.DeadLetters, e.deadLetter(rec, rej.Reason, rej.Detail, rec.Value))
+	}
+	var refused []string
+	for i := range f.Events {
+		s := &f.Events[i]
+		e.observe(p, s.TimeGenerated, now)
+		if reason := e.apply(s, tp, rec.Offset, out); reason != "" {
+			refused = append(refused, reason)
+		}
+	}
+	if len(refused) > 0 {
+		// One dead letter per message, whatever the number of its records.
+		slices.Sort(refused)
+		refused = slices.Compact(refused)
+		out.DeadLetters = append(out.DeadLetters, e.deadLetter(rec, refused[0],
+			"qualifying sign-in for a window no longer held: "+strings.Join(refused, ","), rec.Value))
+	}
+	e.advance(now, out)
+}
+
+// Tick advances the watermark by the wall clock: windows close under total
+// silence no later than end + lateness + idle timeout.
+func (e *Engine) Tick(out *Output) { e.advance(e.cfg.Now(), out) }
+
+func (e *Engine) observe(p *partitionState, t, now time.Time) {
+	if t.After(now.Add(e.cfg.MaxFutureSkew)) {
+		return
+	}
+	if t.After(p.maxEvent) {
+		p.maxEvent = t
+	}
+	if t.After(e.maxEvent) {
+		e.maxEvent = t
+	}
+}
+
+// apply adds one qualifying sign-in to its window and emits the revision it
+// causes. It returns a reject reason when the sign-in cannot be held.
+func (e *Engine) apply(s *SignIn, tp stream.TopicPartition, offset int64, out *Output) string {
+	if e.win.OpenWindows() >= e.cfg.MaxWindows {
+		if _, ok := e.peek(s); !ok {
+			e.stats.reject(ReasonStateFull, 1)
+			return ReasonStateFull
+		}
+	}
+	w, b, late, _ := e.win.Get(s.UserPrincipalName, s.TimeGenerated)
+	if late == window.Expired {
+		e.stats.reject(ReasonTooLate, 1)
+		return ReasonTooLate
+	}
+	if _, ok := w.pins[tp]; !ok {
+		w.pins[tp] = offset
+	}
+	change := w.sum.Add(s)
+	switch {
+	case change == Duplicate:
+		e.stats.Duplicates++
+	case late == window.Late:
+		e.publish(w, b, StatusAmended, s.TimeGenerated, out)
+	case w.revision == 0:
+		e.publish(w, b, StatusEarly, s.TimeGenerated, out)
+		w.lastUpdate = s.TimeGenerated
+	default:
+		w.pending = w.pending || change == Grew
+		if w.pending && !s.TimeGenerated.Before(w.lastUpdate.Add(e.cfg.UpdateInterval)) {
+			e.publish(w, b, StatusUpdate, s.TimeGenerated, out)
+			w.lastUpdate = s.TimeGenerated
+		}
+	}
+	return ""
+}
+
+// peek reports whether state for s's user and window exists already.
+func (e *Engine) peek(s *SignIn) (*liveWindow, bool) {
+	var found *liveWindow
+	end := e.win.Aligner().Of(s.TimeGenerated).End
+	e.win.Each(func(k string, b window.Bounds, w *liveWindow, _ bool) {
+		if k == s.UserPrincipalName && b.End.Equal(end) {
+			found = w
+		}
+	})
+	return found, found != nil
+}
+
+func (e *Engine) publish(w *liveWindow, b window.Bounds, status Status, tg time.Time, out *Output) {
+	w.revision++
+	w.pending = false
+	a := e.emit.Revision(b, w.sum, status, w.revision, tg)
+	out.Alerts = append(out.Alerts, a)
+	if w.revision == 1 && a.IncidentId != "" {
+		if inc, ok := e.emit.Incidents().Snapshot(a.IncidentId); ok {
+			out.Incidents = append(out.Incidents, inc)
+		}
+	}
+}
+
+// advance moves the watermark and emits the final alerts of the windows it
+// closes, oldest window first, rows by Count desc then UPN.
+func (e *Engine) advance(now time.Time, out *Output) {
+	event, ok := e.eventTimeProgress(now)
+	if !ok {
+		return
+	}
+	wm := event.Add(-e.cfg.Lateness)
+	if !wm.After(e.watermark) {
+		return
+	}
+	e.watermark = wm
+	closed := e.win.Advance(wm)
+	for len(closed) > 0 {
+		n := 1
+		for n < len(closed) && closed[n].Bounds == closed[0].Bounds {
+			n++
+		}
+		group := closed[:n]
+		slices.SortFunc(group, func(a, b window.Result[string, *liveWindow]) int {
+			if ca, cb := a.Acc.sum.Count(), b.Acc.sum.Count(); ca != cb {
+				return cb - ca
+			}
+			return strings.Compare(a.Key, b.Key)
+		})
+		for _, r := range group {
+			e.publish(r.Acc, r.Bounds, StatusFinal, r.Bounds.End, out)
+		}
+		closed = closed[n:]
+	}
+}
+
+// eventTimeProgress is the event time the stream has reached: the least of
+// the latest event times of the partitions that are not idle (none while a
+// partition that is not idle has shown no event time yet); when all are
+// idle, the latest event time seen plus the wall time since the idle
+// timeout expired.
+func (e *Engine) eventTimeProgress(now time.Time) (time.Time, bool) {
+	var least time.Time
+	active := false
+	for _, p := range e.parts {
+		if now.Sub(p.lastArrival) >= e.cfg.IdleTimeout {
+			continue
+		}
+		if p.maxEvent.IsZero() {
+			// Assigned, not idle yet, and no event time known: it may still
+			// deliver the oldest records of all.
+			return time.Time{}, false
+		}
+		if !active || p.maxEvent.Before(least) {
+			least, active = p.maxEvent, true
+		}
+	}
+	if active {
+		return least, true
+	}
+	if e.maxEvent.IsZero() {
+		return time.Time{}, false
+	}
+	silent := now.Sub(e.last) - e.cfg.IdleTimeout
+	if silent <= 0 {
+		return time.Time{}, false
+	}
+	return e.maxEvent.Add(silent), true
+}
+
+// Committable returns, per tracked partition, the next offset that may be
+// committed: past every record consumed, except those whose effect lives
+// only in memory (window state that a restart must rebuild by replay).
+func (e *Engine) Committable() map[stream.TopicPartition]int64 {
+	out := make(map[stream.TopicPartition]int64, len(e.parts))
+	for tp, p := range e.parts {
+		if p.next >= 0 {
+			out[tp] = p.next
+		}
+	}
+	e.win.Each(func(_ string, _ window.Bounds, w *liveWindow, _ bool) {
+		for tp, off := range w.pins {
+			if cur, ok := out[tp]; ok && off < cur {
+				out[tp] = off
+			}
+		}
+	})
+	return out
+}
+
+func (e *Engine) deadLetter(rec stream.Record, reason, detail string, raw []byte) stream.DeadLetter {
+	return stream.DeadLetter{
+		Reason: reason, Detail: detail, Source: rec.Topic, Partition: rec.Partition,
+		Position: rec.Offset, Raw: raw, Size: int64(len(raw)),
+	}
+}
+
+// String describes the engine's progress for logs.
+func (e *Engine) String() string {
+	return fmt.Sprintf("watermark %s, %d open windows, %d partitions", e.watermark.Format(time.RFC3339), e.win.OpenWindows(), len(e.parts))
+}

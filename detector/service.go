@@ -1,0 +1,293 @@
+package detector
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ropcwatch/ropcwatch/stream"
+)
+
+// ServiceConfig configures `ropcwatch run`: the engine between a consumer
+// of sign-in topics and a producer of alerts.
+type ServiceConfig struct {
+	Live     LiveConfig
+	Consumer stream.ConsumerConfig
+	Producer stream.ProducerConfig
+	// AlertsTopic receives every alert revision (required).
+	AlertsTopic string
+	// IncidentsTopic receives an incident snapshot whenever an alert joins
+	// one; empty means incidents are only named in alerts.
+	IncidentsTopic string
+	// DeadLetterTopic receives rejected records with the reason; empty
+	// means they are counted and logged (without payload) only.
+	DeadLetterTopic string
+	Format          Format
+	// CommitInterval is how often offsets are committed; zero means 1s.
+	CommitInterval time.Duration
+	// TickInterval is how often the wall clock is checked for idle
+	// partitions when no record arrives; zero means 250ms.
+	TickInterval time.Duration
+	// ShutdownTimeout bounds the final flush and commit; zero means 30s.
+	ShutdownTimeout time.Duration
+	Logger          *slog.Logger
+}
+
+func (c ServiceConfig) withDefaults() ServiceConfig {
+	if c.CommitInterval <= 0 {
+		c.CommitInterval = time.Second
+	}
+	if c.TickInterval <= 0 {
+		c.TickInterval = 250 * time.Millisecond
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 30 * time.Second
+	}
+	if c.Format == "" {
+		c.Format = FormatSentinel
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Validate reports a configuration that cannot run, naming the setting.
+func (c ServiceConfig) Validate() error {
+	if c.AlertsTopic == "" {
+		return errors.New("run: the alerts topic is required")
+	}
+	if err := c.Live.Validate(); err != nil {
+		return err
+	}
+	if err := c.Consumer.Validate(); err != nil {
+		return err
+	}
+	return c.Producer.Validate()
+}
+
+// service is one running detector. The poll loop owns it; the rebalance
+// hooks take mu to flush and commit between two polls.
+type service struct {
+	cfg      ServiceConfig
+	log      *slog.Logger
+	producer *stream.Producer
+	consumer *stream.Consumer
+
+	mu         sync.Mutex
+	engine     *Engine
+	out        Output
+	lastCommit time.Time
+	committed  map[stream.TopicPartition]int64
+
+	errOnce sync.Once
+	failed  chan error // closed-over first produce failure
+}
+
+// RunService consumes sign-ins and produces alerts until ctx is done, then
+// flushes, commits and leaves the group within the shutdown timeout. It
+// returns nil after a clean shutdown.
+//
+// Delivery is at least once: offsets are committed only after every alert
+// and dead letter they led to is acknowledged by the brokers, and never
+// past a record whose effect lives only in window state. After a crash the
+// records since the last commit are replayed, re-creating the same alert
+// revisions (duplicates that differ only in ProcessedAt).
+func RunService(ctx context.Context, cfg ServiceConfig) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	cfg = cfg.withDefaults()
+	engine, err := NewEngine(cfg.Live)
+	if err != nil {
+		return err
+	}
+	producer, err := stream.NewProducer(cfg.Producer)
+	if err != nil {
+		return err
+	}
+	defer producer.Close()
+	s := &service{
+		cfg: cfg, log: cfg.Logger, producer: producer, engine: engine,
+		committed: make(map[stream.TopicPartition]int64), failed: make(chan error, 1),
+	}
+	if cfg.DeadLetterTopic == "" {
+		s.log.Warn("no dead-letter topic: rejected records are counted and logged, not kept")
+	}
+	s.consumer, err = stream.NewConsumer(cfg.Consumer, stream.PartitionHooks{Assigned: s.assigned, Revoked: s.revoked})
+	if err != nil {
+		return err
+	}
+	s.log.Info("detector started", "topics", cfg.Consumer.Topics, "group", cfg.Consumer.Group, "alerts_topic", cfg.AlertsTopic)
+	runErr := s.loop(ctx)
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if runErr == nil {
+		s.mu.Lock()
+		runErr = s.commit(shutdown, nil)
+		s.mu.Unlock()
+	}
+	s.consumer.Close(shutdown)
+	st := engine.Stats()
+	s.log.Info("detector stopped", "messages", st.Messages, "qualifying", st.Verdicts[Match], "rejected", st.RejectedTotal(), "error", runErr)
+	return runErr
+}
+
+func (s *service) loop(ctx context.Context) error {
+	for {
+		select {
+		case err := <-s.failed:
+			return err
+		default:
+		}
+		pollCtx, cancel := context.WithTimeout(ctx, s.cfg.TickInterval)
+		batch, err := s.consumer.Poll(pollCtx)
+		cancel()
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("consume: %w", err)
+		}
+		s.mu.Lock()
+		for _, rec := range batch.Records {
+			s.engine.Ingest(rec, &s.out)
+		}
+		s.engine.Tick(&s.out)
+		s.publish(ctx)
+		var cerr error
+		if time.Since(s.lastCommit) >= s.cfg.CommitInterval {
+			cerr = s.commit(ctx, nil)
+		}
+		s.mu.Unlock()
+		s.consumer.AllowRebalance()
+		if cerr != nil && ctx.Err() == nil {
+			return cerr
+		}
+	}
+}
+
+// publish produces the pending output asynchronously; commit waits for it.
+func (s *service) publish(ctx context.Context) {
+	defer s.out.Reset()
+	for i := range s.out.Alerts {
+		a := &s.out.Alerts[i]
+		value, err := a.Marshal(s.cfg.Format)
+		if err != nil {
+			s.fail(fmt.Errorf("render alert %s revision %d: %w", a.AlertId, a.Revision, err))
+			return
+		}
+		rec := stream.Record{Topic: s.cfg.AlertsTopic, Key: a.Key(), Value: value}
+		for _, h := range a.Headers(s.cfg.Format) {
+			rec.Headers = append(rec.Headers, stream.Header{Key: h[0], Value: []byte(h[1])})
+		}
+		s.producer.Produce(ctx, rec, s.acked)
+	}
+	if s.cfg.IncidentsTopic != "" {
+		for _, inc := range s.out.Incidents {
+			value, err := json.Marshal(inc)
+			if err != nil {
+				s.fail(fmt.Errorf("render incident %s: %w", inc.IncidentId, err))
+				return
+			}
+			s.producer.Produce(ctx, stream.Record{Topic: s.cfg.IncidentsTopic, Key: []byte(inc.IncidentId), Value: value}, s.acked)
+		}
+	}
+	for _, dl := range s.out.DeadLetters {
+		if s.cfg.DeadLetterTopic == "" {
+			s.log.Warn("record rejected", "reason", dl.Reason, "topic", dl.Source, "partition", dl.Partition, "offset", dl.Position)
+			continue
+		}
+		s.producer.Produce(ctx, stream.DeadLetterRecord(s.cfg.DeadLetterTopic, dl), s.acked)
+	}
+}
+
+// acked records the first produce failure; the loop then stops without
+// committing, so a restart replays and produces again.
+func (s *service) acked(r stream.Record, err error) {
+	if err != nil {
+		s.fail(fmt.Errorf("produce to %s: %w", r.Topic, err))
+	}
+}
+
+func (s *service) fail(err error) {
+	s.errOnce.Do(func() { s.failed <- err })
+}
+
+// commit waits for everything produced so far, then commits the engine's
+// committable offsets (only of partitions in only, when given). Callers
+// hold mu.
+func (s *service) commit(ctx context.Context, only []stream.TopicPartition) error {
+	if err := s.producer.Flush(ctx); err != nil {
+		return fmt.Errorf("flush before commit: %w", err)
+	}
+	select {
+	case err := <-s.failed:
+		s.failed <- err
+		return err
+	default:
+	}
+	offsets := s.engine.Committable()
+	if only != nil {
+		keep := make(map[stream.TopicPartition]int64, len(only))
+		for _, tp := range only {
+			if off, ok := offsets[tp]; ok {
+				keep[tp] = off
+			}
+		}
+		offsets = keep
+	}
+	for tp, off := range offsets {
+		if s.committed[tp] == off {
+			delete(offsets, tp)
+		}
+	}
+	s.lastCommit = time.Now()
+	if len(offsets) == 0 {
+		return nil
+	}
+	if err := s.consumer.Commit(ctx, offsets); err != nil {
+		return fmt.Errorf("commit offsets: %w", err)
+	}
+	for tp, off := range offsets {
+		s.committed[tp] = off
+	}
+	return nil
+}
+
+func (s *service) assigned(_ context.Context, topic string, partitions []int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tps := topicPartitions(topic, partitions)
+	s.engine.Assign(tps...)
+	s.log.Info("partitions assigned", "topic", topic, "partitions", partitions)
+}
+
+// revoked finishes the work of partitions taken away: their output is
+// flushed and their offsets committed before the next owner reads them.
+func (s *service) revoked(ctx context.Context, topic string, partitions []int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tps := topicPartitions(topic, partitions)
+	s.publish(ctx)
+	if err := s.commit(ctx, tps); err != nil {
+		s.log.Warn("commit on revoke failed; the next owner replays from the previous commit", "topic", topic, "error", err)
+	}
+	s.engine.Revoke(tps...)
+	for _, tp := range tps {
+		delete(s.committed, tp)
+	}
+	s.log.Info("partitions revoked", "topic", topic, "partitions", partitions)
+}
+
+func topicPartitions(topic string, partitions []int32) []stream.TopicPartition {
+	tps := make([]stream.TopicPartition, len(partitions))
+	for i, p := range partitions {
+		tps[i] = stream.TopicPartition{Topic: topic, Partition: p}
+	}
+	return tps
+}
