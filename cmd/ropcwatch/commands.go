@@ -32,6 +32,8 @@ type subcommand struct {
 
 func subcommands() []subcommand {
 	return []subcommand{
+		{"run", "consume sign-ins from Kafka or Event Hubs and produce alerts (the service)", runService},
+		{"demo", "run the whole pipeline on an in-process demo broker with generated attacks", runDemo},
 		{"detect", "evaluate the rule over a file of sign-ins (batch) and write alerts", runDetect},
 		{"generate", "write a deterministic stream of realistic sign-in records", runGenerate},
 		{"compare", "compare the result rows of an alert file with a truth file or another alert file", runCompare},

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/ropcwatch/ropcwatch/detector"
+	"github.com/ropcwatch/ropcwatch/stream"
+)
+
+// runService is `ropcwatch run`: the detector as a service, from sign-in
+// topics to an alerts topic, until SIGTERM.
+func runService(ctx context.Context, e env, args []string) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	kafka := kafkaFlags(fs)
+	rules := ruleFlags(fs)
+	topics := fs.String("topic", "", "sign-in topics or event hubs to consume, `NAME,...`")
+	group := fs.String("group", "ropcwatch", "consumer group")
+	instance := fs.String("instance-id", "", "static group membership id, so a restarted instance rejoins without a session timeout (default: env ROPCWATCH_INSTANCE_ID)")
+	start := fs.String("start", "earliest", "where a new group starts: earliest (nothing missed) or latest (skip the backlog)")
+	alerts := fs.String("alerts-topic", "", "topic for alerts (required)")
+	incidents := fs.String("incidents-topic", "", "topic for incident snapshots (optional)")
+	dead := fs.String("dead-letter-topic", "", "topic for rejected records with the reason (recommended)")
+	format := fs.String("format", "sentinel", "alert shape: sentinel or ocsf")
+	lateness := fs.Duration("lateness", 5*time.Minute, "how late events may arrive and still be in a window's final alert")
+	idle := fs.Duration("idle-timeout", time.Minute, "silence after which a partition stops holding windows open")
+	retention := fs.Duration("retention", time.Hour, "how long a closed window is kept so late events amend its alert")
+	update := fs.Duration("update-interval", 5*time.Minute, "least event time between two update revisions of one alert")
+	offset := fs.Duration("window-offset", 0, "shift the hourly windows from the UTC hour")
+	maxMsg := fs.Int("max-message-bytes", 1<<20, "reject longer messages as too-large")
+	logFormat := fs.String("log-format", "json", "log format: json or text")
+	if err := fs.Parse(args); err != nil {
+		return usageError(err)
+	}
+	logger, err := newLogger(e, *logFormat)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ropcwatch run: --log-format: %v\n", err)
+		return exitFailure
+	}
+	cfg, err := serviceConfig(e, kafka, rules, serviceFlags{
+		topics: *topics, group: *group, instance: *instance, start: *start, alerts: *alerts,
+		incidents: *incidents, dead: *dead, format: *format,
+	})
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ropcwatch run: %v\n", err)
+		return exitFailure
+	}
+	cfg.Live.Lateness, cfg.Live.IdleTimeout, cfg.Live.Retention = *lateness, *idle, *retention
+	cfg.Live.UpdateInterval, cfg.Live.WindowOffset, cfg.Live.MaxMessageBytes = *update, *offset, *maxMsg
+	cfg.Logger = logger
+	if err := detector.RunService(ctx, cfg); err != nil {
+		logger.Error("detector failed", "error", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+// serviceFlags are the string flags of run that name topics and groups.
+type serviceFlags struct {
+	topics, group, instance, start, alerts, incidents, dead, format string
+}
+
+func serviceConfig(e env, kafka kafkaOptions, rules ruleOptions, f serviceFlags) (detector.ServiceConfig, error) {
+	var cfg detector.ServiceConfig
+	kcfg, err := kafka.config(e.getenv)
+	if err != nil {
+		return cfg, err
+	}
+	if f.start != "earliest" && f.start != "latest" {
+		return cfg, fmt.Errorf("--start %q: want earliest or latest", f.start)
+	}
+	format, err := detector.ParseFormat(f.format)
+	if err != nil {
+		return cfg, fmt.Errorf("--format: %w", err)
+	}
+	if f.alerts == "" {
+		return cfg, fmt.Errorf("--alerts-topic is required")
+	}
+	var topics []string
+	for _, t := range strings.Split(f.topics, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			topics = append(topics, t)
+		}
+	}
+	if len(topics) == 0 {
+		return cfg, fmt.Errorf("--topic is required")
+	}
+	rule, nets, err := rules.load(e.stderr)
+	if err != nil {
+		return cfg, err
+	}
+	instance := f.instance
+	if instance == "" {
+		instance = e.getenv("ROPCWATCH_INSTANCE_ID")
+	}
+	return detector.ServiceConfig{
+		Live: detector.LiveConfig{Rule: rule, Allowlist: nets},
+		Consumer: stream.ConsumerConfig{
+			Kafka: kcfg, Topics: topics, Group: f.group, InstanceID: instance, StartLatest: f.start == "latest",
+		},
+		Producer:    stream.ProducerConfig{Kafka: kcfg, Linger: time.Millisecond},
+		AlertsTopic: f.alerts, IncidentsTopic: f.incidents, DeadLetterTopic: f.dead, Format: format,
+	}, nil
+}
+
+func newLogger(e env, format string) (*slog.Logger, error) {
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(e.stderr, nil)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(e.stderr, nil)), nil
+	}
+	return nil, fmt.Errorf("%q: want json or text", format)
+}
