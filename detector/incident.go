@@ -42,6 +42,9 @@ type Incident struct {
 	AlertCount     int
 	AlertIds       []string
 	Accounts       []string
+	// Grouping is the key that alerts of the incident share: "" for
+	// AnyAlert, the grouped entities otherwise. Restore needs it.
+	Grouping string
 }
 
 // MarshalJSON writes the incident with timestamps in the output layout and
@@ -58,11 +61,44 @@ func (i Incident) MarshalJSON() ([]byte, error) {
 		AlertCount     int
 		AlertIds       []string
 		Accounts       []string
+		Grouping       string
 	}{
 		i.IncidentId, i.RuleId, i.Title, i.Severity, i.Status,
 		outputTime(i.FirstAlertTime), outputTime(i.LastAlertTime), i.AlertCount,
-		nonNil(i.AlertIds), nonNil(i.Accounts),
+		nonNil(i.AlertIds), nonNil(i.Accounts), i.Grouping,
 	})
+}
+
+// Restore puts back an incident read from the incidents topic after a
+// restart, so that alerts replayed from the last commit keep their incident
+// and new ones join as they would have without the restart. Of several
+// snapshots of one incident the one with the most alerts wins.
+func (g *Incidents) Restore(inc Incident) {
+	id, err := uuid.Parse(inc.IncidentId)
+	if err != nil {
+		return
+	}
+	if old, ok := g.open[inc.IncidentId]; ok {
+		if old.AlertCount >= inc.AlertCount {
+			return
+		}
+	} else {
+		g.order = append(g.order, inc.IncidentId)
+		slices.SortStableFunc(g.order, func(a, b string) int { return g.open[a].FirstAlertTime.Compare(g.open[b].FirstAlertTime) })
+	}
+	c := inc
+	c.AlertIds = slices.Clone(inc.AlertIds)
+	c.Accounts = slices.Clone(inc.Accounts)
+	g.open[inc.IncidentId] = &c
+	for _, a := range c.AlertIds {
+		g.members.Add(alertUUID(a), id)
+	}
+	if g.cfg.GroupingEnabled {
+		g.byGroup[inc.IncidentId] = inc.Grouping
+		if cur, ok := g.open[g.current[inc.Grouping]]; !ok || !cur.FirstAlertTime.After(inc.FirstAlertTime) {
+			g.current[inc.Grouping] = inc.IncidentId
+		}
+	}
 }
 
 // Incidents groups one rule's alerts into incidents as Sentinel's
@@ -200,6 +236,7 @@ func (g *Incidents) create(a *Alert) (inc *Incident, created bool) {
 	g.order = append(g.order, id)
 	if g.cfg.GroupingEnabled {
 		key := g.groupKey(a)
+		inc.Grouping = key
 		g.byGroup[id] = key
 		// A late alert far behind the group's newest incident must not
 		// displace it, or the alerts after it would all open new incidents.

@@ -218,8 +218,47 @@ func TestIncidentJSON(t *testing.T) {
 	}
 	want := `{"IncidentId":"i","RuleId":"r","Title":"t\u003c","Severity":"High","Status":"New",` +
 		`"FirstAlertTime":"2026-05-01T10:00:00.0000000Z","LastAlertTime":"2026-05-01T10:00:00.5000000Z",` +
-		`"AlertCount":1,"AlertIds":[],"Accounts":[]}`
+		`"AlertCount":1,"AlertIds":[],"Accounts":[],"Grouping":""}`
 	if string(got) != want {
 		t.Errorf("Incident JSON =\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestIncidentsRestoreAfterRestart(t *testing.T) {
+	for _, method := range []string{"AnyAlert", "Selected"} {
+		t.Run(method+" keeps memberships and the open incident", func(t *testing.T) {
+			cfg := testRule().Incident
+			cfg.MatchingMethod = method
+			before := NewIncidents(cfg, "rule")
+			a1 := userAlert("alice@contoso.com", "192.0.2.1", at("10:00:00"))
+			a2 := userAlert("alice@contoso.com", "192.0.2.1", at("11:30:00"))
+			before.Assign(&a1)
+			before.Assign(&a2)
+			snap, ok := before.Snapshot(a1.IncidentId)
+			if !ok {
+				t.Fatal("no snapshot")
+			}
+			raw, err := json.Marshal(snap)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var back Incident
+			if err := json.Unmarshal(raw, &back); err != nil {
+				t.Fatal(err)
+			}
+
+			after := NewIncidents(cfg, "rule")
+			after.Restore(back)
+			r2 := userAlert("alice@contoso.com", "192.0.2.1", at("11:30:00")) // replayed
+			a3 := userAlert("alice@contoso.com", "192.0.2.1", at("12:00:00")) // new
+			after.Assign(&r2)
+			after.Assign(&a3)
+			if r2.IncidentId != a1.IncidentId || a3.IncidentId != a1.IncidentId {
+				t.Fatalf("after restore: replayed %s, new %s, want %s", r2.IncidentId, a3.IncidentId, a1.IncidentId)
+			}
+			if s, _ := after.Snapshot(a1.IncidentId); s.AlertCount != 3 {
+				t.Fatalf("alert count %d, want 3: a replayed alert counted again", s.AlertCount)
+			}
+		})
 	}
 }

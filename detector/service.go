@@ -118,6 +118,9 @@ func RunService(ctx context.Context, cfg ServiceConfig) error {
 	if cfg.DeadLetterTopic == "" {
 		s.log.Warn("no dead-letter topic: rejected records are counted and logged, not kept")
 	}
+	if err := s.restoreIncidents(ctx); err != nil {
+		return err
+	}
 	s.consumer, err = stream.NewConsumer(cfg.Consumer, stream.PartitionHooks{Assigned: s.assigned, Revoked: s.revoked})
 	if err != nil {
 		return err
@@ -135,6 +138,36 @@ func RunService(ctx context.Context, cfg ServiceConfig) error {
 	st := engine.Stats()
 	s.log.Info("detector stopped", "messages", st.Messages, "qualifying", st.Verdicts[Match], "rejected", st.RejectedTotal(), "error", runErr)
 	return runErr
+}
+
+// restoreIncidents reads the incidents topic back, so that alerts replayed
+// after a restart keep their incidents (SPEC section 6: a replay re-creates
+// the same revisions, IncidentId included).
+func (s *service) restoreIncidents(ctx context.Context) error {
+	if s.cfg.IncidentsTopic == "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
+	defer cancel()
+	incidents := s.engine.emit.Incidents()
+	n := 0
+	err := stream.ReadAll(ctx, s.cfg.Producer.Kafka, s.cfg.IncidentsTopic, func(r stream.Record) error {
+		var inc Incident
+		if err := json.Unmarshal(r.Value, &inc); err != nil {
+			s.log.Warn("incident record skipped", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "error", err)
+			return nil
+		}
+		if inc.RuleId == s.cfg.Live.Rule.ID {
+			incidents.Restore(inc)
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("restore incidents: %w", err)
+	}
+	s.log.Info("incidents restored", "topic", s.cfg.IncidentsTopic, "snapshots", n)
+	return nil
 }
 
 func (s *service) loop(ctx context.Context) error {
