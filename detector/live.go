@@ -3,8 +3,10 @@ package detector
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ropcwatch/ropcwatch/stream"
@@ -121,16 +123,18 @@ func (o *Output) Empty() bool { return len(o.Alerts)+len(o.Incidents)+len(o.Dead
 // by silence, of the wall clock), so replaying one partition's records
 // re-creates the same alert revisions.
 type Engine struct {
-	cfg       LiveConfig
-	sc        Scanner
-	win       *window.Tumbling[string, *liveWindow]
-	emit      *Emitter
-	parts     map[stream.TopicPartition]*partitionState
-	findings  Findings
-	stats     Stats
-	watermark time.Time // windows ending at or before it are closed
-	last      time.Time // wall time of the latest record
-	maxEvent  time.Time // latest event time seen on any partition
+	cfg      LiveConfig
+	sc       Scanner
+	win      *window.Tumbling[string, *liveWindow]
+	emit     *Emitter
+	parts    map[stream.TopicPartition]*partitionState
+	findings Findings
+	// workerFindings are reused by IngestBatch, one per scanning goroutine.
+	workerFindings []Findings
+	stats          Stats
+	watermark      time.Time // windows ending at or before it are closed
+	last           time.Time // wall time of the latest record
+	maxEvent       time.Time // latest event time seen on any partition
 }
 
 // partitionState tracks one assigned partition.
@@ -199,6 +203,76 @@ func (e *Engine) Revoke(tps ...stream.TopicPartition) {
 
 // Ingest evaluates one consumed record and adds what it produces to out.
 func (e *Engine) Ingest(rec stream.Record, out *Output) {
+	f := &e.findings
+	f.Reset()
+	s := e.scan(rec.Value, f)
+	e.stats.Add(&f.Stats)
+	e.absorb(rec, f.Events, f.Rejected, s, out)
+}
+
+// scanned is what scanning one record found: where its events and rejects
+// sit in its worker's Findings, and its raw event time.
+type scanned struct {
+	worker              int
+	events, events2     int
+	rejected, rejected2 int
+	time                time.Time
+	hasTime             bool
+}
+
+// scan scans one message into f and notes its event time.
+func (e *Engine) scan(value []byte, f *Findings) scanned {
+	s := scanned{events: len(f.Events), rejected: len(f.Rejected)}
+	e.sc.Scan(value, 0, f)
+	s.events2, s.rejected2 = len(f.Events), len(f.Rejected)
+	s.time, s.hasTime = rawEventTime(value)
+	return s
+}
+
+// IngestBatch is Ingest for many records: it scans them in parallel on up
+// to GOMAXPROCS goroutines (the Scanner is read-only), then applies them to
+// the windows one by one in order, so the result is Ingest's.
+func (e *Engine) IngestBatch(recs []stream.Record, out *Output) {
+	workers := min(runtime.GOMAXPROCS(0), len(recs)/minRecordsPerWorker)
+	if workers <= 1 {
+		for _, r := range recs {
+			e.Ingest(r, out)
+		}
+		return
+	}
+	if len(e.workerFindings) < workers {
+		e.workerFindings = make([]Findings, workers)
+	}
+	results := make([]scanned, len(recs))
+	var wg sync.WaitGroup
+	for w := range workers {
+		f := &e.workerFindings[w]
+		f.Reset()
+		lo, hi := w*len(recs)/workers, (w+1)*len(recs)/workers
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				results[i] = e.scan(recs[i].Value, f)
+				results[i].worker = w
+			}
+		})
+	}
+	wg.Wait()
+	for w := range workers {
+		e.stats.Add(&e.workerFindings[w].Stats)
+	}
+	for i, r := range results {
+		f := &e.workerFindings[r.worker]
+		e.absorb(recs[i], f.Events[r.events:r.events2], f.Rejected[r.rejected:r.rejected2], r, out)
+	}
+}
+
+// minRecordsPerWorker keeps small batches on the calling goroutine, where
+// starting goroutines would cost more than it saves.
+const minRecordsPerWorker = 64
+
+// absorb applies one scanned record: partition progress, dead letters, and
+// its qualifying sign-ins to their windows.
+func (e *Engine) absorb(rec stream.Record, events []SignIn, rejected []Rejected, s scanned, out *Output) {
 	now := e.cfg.Now()
 	tp := stream.TopicPartition{Topic: rec.Topic, Partition: rec.Partition}
 	p := e.parts[tp]
@@ -207,23 +281,18 @@ func (e *Engine) Ingest(rec stream.Record, out *Output) {
 		e.parts[tp] = p
 	}
 	p.lastArrival, p.next, e.last = now, rec.Offset+1, now
-
-	f := &e.findings
-	f.Reset()
-	e.sc.Scan(rec.Value, 0, f)
-	e.stats.Add(&f.Stats)
-	if t, ok := rawEventTime(rec.Value); ok {
-		e.observe(p, t, now)
+	if s.hasTime {
+		e.observe(p, s.time, now)
 	}
-	for _, rej := range f.Rejected {
+	for _, rej := range rejected {
 		// The dead letter keeps the whole message: the original bytes.
 		out.DeadLetters = append(out.DeadLetters, e.deadLetter(rec, rej.Reason, rej.Detail, rec.Value))
 	}
 	var refused []string
-	for i := range f.Events {
-		s := &f.Events[i]
-		e.observe(p, s.TimeGenerated, now)
-		if reason := e.apply(s, tp, rec.Offset, out); reason != "" {
+	for i := range events {
+		ev := &events[i]
+		e.observe(p, ev.TimeGenerated, now)
+		if reason := e.apply(ev, tp, rec.Offset, out); reason != "" {
 			refused = append(refused, reason)
 		}
 	}

@@ -192,7 +192,7 @@ func TestEngineStateIsBounded(t *testing.T) {
 }
 
 // generated returns the lines of a generated stream and its truth.
-func generated(t *testing.T, cfg synth.Config) ([]string, *synth.Truth) {
+func generated(t testing.TB, cfg synth.Config) ([]string, *synth.Truth) {
 	t.Helper()
 	var buf bytes.Buffer
 	truth, err := synth.Generate(context.Background(), cfg, &buf)
@@ -318,5 +318,35 @@ func TestEngineWaitsForAssignedPartitionsWithoutRecords(t *testing.T) {
 	}
 	if n := f.out.Alerts[1].Result.Count; n != 2 {
 		t.Fatalf("final count = %d, want 2", n)
+	}
+}
+
+func TestEngineIngestBatchEqualsIngest(t *testing.T) {
+	lines, _ := generated(t, synth.Config{Records: 20000, Seed: 13, ROPCRate: 0.02})
+	lines = append(lines, "{broken", noise(600))
+	one := newFeeder(t, LiveConfig{Lateness: time.Minute})
+	for _, l := range lines {
+		one.feed(0, l)
+	}
+	batched := newFeeder(t, LiveConfig{Lateness: time.Minute})
+	for i := 0; i < len(lines); i += 700 {
+		var recs []stream.Record
+		for _, l := range lines[i:min(i+700, len(lines))] {
+			recs = append(recs, stream.Record{Topic: "signins", Offset: batched.offset[0], Value: []byte(l)})
+			batched.offset[0]++
+		}
+		batched.e.IngestBatch(recs, &batched.out)
+	}
+	if len(one.out.Alerts) == 0 || len(one.out.Alerts) != len(batched.out.Alerts) || len(one.out.DeadLetters) != len(batched.out.DeadLetters) {
+		t.Fatalf("one by one: %d alerts %d dead letters; batched: %d alerts %d dead letters",
+			len(one.out.Alerts), len(one.out.DeadLetters), len(batched.out.Alerts), len(batched.out.DeadLetters))
+	}
+	for i := range one.out.Alerts {
+		if a, b := content(t, one.out.Alerts[i]), content(t, batched.out.Alerts[i]); a != b {
+			t.Fatalf("alert %d differs:\n%s\n%s", i, a, b)
+		}
+	}
+	if a, b := one.e.Stats(), batched.e.Stats(); a.Messages != b.Messages || a.Verdicts != b.Verdicts || a.RejectedTotal() != b.RejectedTotal() {
+		t.Fatalf("stats differ: %+v vs %+v", a, b)
 	}
 }

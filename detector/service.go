@@ -35,6 +35,9 @@ type ServiceConfig struct {
 	// ShutdownTimeout bounds the final flush and commit; zero means 30s.
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger
+	// OnBatch, when set, is called after each polled batch is processed,
+	// with the running counts (for progress reporting and benchmarks).
+	OnBatch func(*Stats)
 }
 
 func (c ServiceConfig) withDefaults() ServiceConfig {
@@ -187,11 +190,12 @@ func (s *service) loop(ctx context.Context) error {
 			return fmt.Errorf("consume: %w", err)
 		}
 		s.mu.Lock()
-		for _, rec := range batch.Records {
-			s.engine.Ingest(rec, &s.out)
-		}
+		s.engine.IngestBatch(batch.Records, &s.out)
 		s.engine.Tick(&s.out)
 		s.publish(ctx)
+		if s.cfg.OnBatch != nil && len(batch.Records) > 0 {
+			s.cfg.OnBatch(s.engine.Stats())
+		}
 		var cerr error
 		if time.Since(s.lastCommit) >= s.cfg.CommitInterval {
 			cerr = s.commit(ctx, nil)
@@ -205,8 +209,11 @@ func (s *service) loop(ctx context.Context) error {
 }
 
 // publish produces the pending output asynchronously; commit waits for it.
+// Shutting down does not cancel what is in flight: the final flush, bounded
+// by the shutdown timeout, delivers it.
 func (s *service) publish(ctx context.Context) {
 	defer s.out.Reset()
+	ctx = context.WithoutCancel(ctx)
 	for i := range s.out.Alerts {
 		a := &s.out.Alerts[i]
 		value, err := a.Marshal(s.cfg.Format)

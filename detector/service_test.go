@@ -22,7 +22,7 @@ type serviceTopics struct {
 	group                            string
 }
 
-func newServiceTopics(t *testing.T, partitions int32) serviceTopics {
+func newServiceTopics(t testing.TB, partitions int32) serviceTopics {
 	t.Helper()
 	target := kafkatest.Cluster(t)
 	return serviceTopics{

@@ -30,10 +30,17 @@ type ConsumerConfig struct {
 	// FetchMaxBytes caps the bytes of one fetch response; zero means the
 	// franz-go default (50 MiB).
 	FetchMaxBytes int32
+	// MaxPollRecords caps the records one Poll returns, so that a slow
+	// batch does not delay what follows it; zero means 1000.
+	MaxPollRecords int
 
 	// extra holds options tests use to shorten group timings.
 	extra []kgo.Opt
 }
+
+// defaultMaxPollRecords bounds a Poll: about 5 MB of sign-in envelopes,
+// scanned in a few milliseconds.
+const defaultMaxPollRecords = 1000
 
 // Validate reports the first problem with c, naming the setting.
 func (c ConsumerConfig) Validate() error {
@@ -45,6 +52,9 @@ func (c ConsumerConfig) Validate() error {
 	}
 	if c.Group == "" {
 		return errors.New("consumer: Group is required")
+	}
+	if c.MaxPollRecords < 0 {
+		return fmt.Errorf("consumer: MaxPollRecords %d is negative", c.MaxPollRecords)
 	}
 	if c.FetchMaxBytes < 0 {
 		return fmt.Errorf("consumer: FetchMaxBytes %d is negative", c.FetchMaxBytes)
@@ -69,7 +79,8 @@ type PartitionHooks struct {
 // Poll stay owned until AllowRebalance is called. One goroutine owns a
 // Consumer's poll loop; Commit may also be called from the hooks.
 type Consumer struct {
-	cl *kgo.Client
+	cl      *kgo.Client
+	maxPoll int
 }
 
 // Batch is the result of one Poll.
@@ -117,7 +128,11 @@ func NewConsumer(cfg ConsumerConfig, hooks PartitionHooks) (*Consumer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create kafka consumer for group %s: %w", cfg.Group, err)
 	}
-	return &Consumer{cl: cl}, nil
+	maxPoll := cfg.MaxPollRecords
+	if maxPoll == 0 {
+		maxPoll = defaultMaxPollRecords
+	}
+	return &Consumer{cl: cl, maxPoll: maxPoll}, nil
 }
 
 // eachTopic adapts a per-topic hook to franz-go's per-assignment callback.
@@ -142,7 +157,7 @@ func eachTopic(hook func(context.Context, string, []int32)) func(context.Context
 // are returned alongside and are valid. After processing a Batch with
 // records, call AllowRebalance.
 func (c *Consumer) Poll(ctx context.Context) (Batch, error) {
-	fetches := c.cl.PollFetches(ctx)
+	fetches := c.cl.PollRecords(ctx, c.maxPoll)
 	if err := ctx.Err(); err != nil && fetches.NumRecords() == 0 {
 		return Batch{}, err
 	}
