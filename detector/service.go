@@ -85,7 +85,14 @@ type service struct {
 	engine     *Engine
 	out        Output
 	lastCommit time.Time
-	committed  map[stream.TopicPartition]int64
+
+	// commits carries offset snapshots from the poll loop to the committer
+	// goroutine, so the loop never waits on a flush or a commit round trip.
+	commits chan map[stream.TopicPartition]int64
+	// cmu serialises deliveries; committed and revoked are guarded by it.
+	cmu       sync.Mutex
+	committed map[stream.TopicPartition]int64
+	revokedTP map[stream.TopicPartition]bool
 
 	errOnce sync.Once
 	failed  chan error // closed-over first produce failure
@@ -116,7 +123,8 @@ func RunService(ctx context.Context, cfg ServiceConfig) error {
 	defer producer.Close()
 	s := &service{
 		cfg: cfg, log: cfg.Logger, producer: producer, engine: engine,
-		committed: make(map[stream.TopicPartition]int64), failed: make(chan error, 1),
+		committed: make(map[stream.TopicPartition]int64), revokedTP: make(map[stream.TopicPartition]bool),
+		commits: make(chan map[stream.TopicPartition]int64, 1), failed: make(chan error, 1),
 	}
 	if cfg.DeadLetterTopic == "" {
 		s.log.Warn("no dead-letter topic: rejected records are counted and logged, not kept")
@@ -129,12 +137,23 @@ func RunService(ctx context.Context, cfg ServiceConfig) error {
 		return err
 	}
 	s.log.Info("detector started", "topics", cfg.Consumer.Topics, "group", cfg.Consumer.Group, "alerts_topic", cfg.AlertsTopic)
+	committer := make(chan struct{})
+	go func() {
+		defer close(committer)
+		for offsets := range s.commits {
+			if err := s.deliver(context.WithoutCancel(ctx), offsets); err != nil {
+				s.fail(err)
+			}
+		}
+	}()
 	runErr := s.loop(ctx)
+	close(s.commits)
+	<-committer
 	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
 	if runErr == nil {
 		s.mu.Lock()
-		runErr = s.commit(shutdown, nil)
+		runErr = s.deliver(shutdown, s.snapshot(nil))
 		s.mu.Unlock()
 	}
 	s.consumer.Close(shutdown)
@@ -196,16 +215,23 @@ func (s *service) loop(ctx context.Context) error {
 		if s.cfg.OnBatch != nil && len(batch.Records) > 0 {
 			s.cfg.OnBatch(s.engine.Stats())
 		}
-		var cerr error
 		if time.Since(s.lastCommit) >= s.cfg.CommitInterval {
-			cerr = s.commit(ctx, nil)
+			s.lastCommit = time.Now()
+			s.queueCommit(s.snapshot(nil))
 		}
 		s.mu.Unlock()
 		s.consumer.AllowRebalance()
-		if cerr != nil && ctx.Err() == nil {
-			return cerr
-		}
 	}
+}
+
+// queueCommit hands offsets to the committer, replacing a snapshot it has
+// not taken yet (a newer one covers it).
+func (s *service) queueCommit(offsets map[stream.TopicPartition]int64) {
+	select {
+	case <-s.commits:
+	default:
+	}
+	s.commits <- offsets
 }
 
 // publish produces the pending output asynchronously; commit waits for it.
@@ -258,10 +284,29 @@ func (s *service) fail(err error) {
 	s.errOnce.Do(func() { s.failed <- err })
 }
 
-// commit waits for everything produced so far, then commits the engine's
-// committable offsets (only of partitions in only, when given). Callers
-// hold mu.
-func (s *service) commit(ctx context.Context, only []stream.TopicPartition) error {
+// snapshot returns the engine's committable offsets, of the partitions in
+// only when given. Callers hold mu, and publish first: the snapshot may
+// only cover records whose output is already handed to the producer.
+func (s *service) snapshot(only []stream.TopicPartition) map[stream.TopicPartition]int64 {
+	offsets := s.engine.Committable()
+	if only == nil {
+		return offsets
+	}
+	keep := make(map[stream.TopicPartition]int64, len(only))
+	for _, tp := range only {
+		if off, ok := offsets[tp]; ok {
+			keep[tp] = off
+		}
+	}
+	return keep
+}
+
+// deliver waits until everything produced so far is acknowledged, then
+// commits offsets, skipping revoked partitions and offsets not beyond what
+// is committed (a commit never goes back).
+func (s *service) deliver(ctx context.Context, offsets map[stream.TopicPartition]int64) error {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
 	if err := s.producer.Flush(ctx); err != nil {
 		return fmt.Errorf("flush before commit: %w", err)
 	}
@@ -271,22 +316,11 @@ func (s *service) commit(ctx context.Context, only []stream.TopicPartition) erro
 		return err
 	default:
 	}
-	offsets := s.engine.Committable()
-	if only != nil {
-		keep := make(map[stream.TopicPartition]int64, len(only))
-		for _, tp := range only {
-			if off, ok := offsets[tp]; ok {
-				keep[tp] = off
-			}
-		}
-		offsets = keep
-	}
 	for tp, off := range offsets {
-		if s.committed[tp] == off {
+		if cur, ok := s.committed[tp]; s.revokedTP[tp] || (ok && off <= cur) {
 			delete(offsets, tp)
 		}
 	}
-	s.lastCommit = time.Now()
 	if len(offsets) == 0 {
 		return nil
 	}
@@ -304,6 +338,11 @@ func (s *service) assigned(_ context.Context, topic string, partitions []int32) 
 	defer s.mu.Unlock()
 	tps := topicPartitions(topic, partitions)
 	s.engine.Assign(tps...)
+	s.cmu.Lock()
+	for _, tp := range tps {
+		delete(s.revokedTP, tp)
+	}
+	s.cmu.Unlock()
 	s.log.Info("partitions assigned", "topic", topic, "partitions", partitions)
 }
 
@@ -314,13 +353,16 @@ func (s *service) revoked(ctx context.Context, topic string, partitions []int32)
 	defer s.mu.Unlock()
 	tps := topicPartitions(topic, partitions)
 	s.publish(ctx)
-	if err := s.commit(ctx, tps); err != nil {
+	if err := s.deliver(ctx, s.snapshot(tps)); err != nil {
 		s.log.Warn("commit on revoke failed; the next owner replays from the previous commit", "topic", topic, "error", err)
 	}
 	s.engine.Revoke(tps...)
+	s.cmu.Lock()
 	for _, tp := range tps {
 		delete(s.committed, tp)
+		s.revokedTP[tp] = true
 	}
+	s.cmu.Unlock()
 	s.log.Info("partitions revoked", "topic", topic, "partitions", partitions)
 }
 
