@@ -130,7 +130,8 @@ func RunService(ctx context.Context, cfg ServiceConfig) error {
 		s.log.Warn("no dead-letter topic: rejected records are counted and logged, not kept")
 	}
 	if err := s.restoreIncidents(ctx); err != nil {
-		return err
+		// Detection matters more than incident ids: run on, and say so.
+		s.log.Warn("incidents not restored; alerts replayed after this restart may name new incidents", "error", err)
 	}
 	s.consumer, err = stream.NewConsumer(cfg.Consumer, stream.PartitionHooks{Assigned: s.assigned, Revoked: s.revoked})
 	if err != nil {
