@@ -1,7 +1,8 @@
 package detector
 
 import (
-	"os"
+	"errors"
+	"io/fs"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -60,7 +61,7 @@ func TestSeedRuleLoadsEveryField(t *testing.T) {
 
 func TestLoadRuleFileReadsTheSharedRule(t *testing.T) {
 	r, err := LoadRuleFile(filepath.Join("..", "..", "shared", "rules", "ropc-authentication-detected.yaml"))
-	if os.IsNotExist(err) {
+	if errors.Is(err, fs.ErrNotExist) { // outside the project's workspace
 		r, err = LoadRuleFile(filepath.Join("rules", "ropc-authentication-detected.yaml"))
 	}
 	if err != nil {
