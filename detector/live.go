@@ -101,7 +101,10 @@ func (c LiveConfig) Validate() error {
 
 // Output is what the engine asks its caller to publish, in order.
 type Output struct {
-	Alerts      []Alert
+	Alerts []Alert
+	// Causes holds, for each alert, the Kafka timestamp of the record that
+	// caused it (zero for closes by the watermark or the clock).
+	Causes      []time.Time
 	Incidents   []Incident
 	DeadLetters []stream.DeadLetter
 }
@@ -109,6 +112,7 @@ type Output struct {
 // Reset empties o for reuse.
 func (o *Output) Reset() {
 	o.Alerts = o.Alerts[:0]
+	o.Causes = o.Causes[:0]
 	o.Incidents = o.Incidents[:0]
 	o.DeadLetters = o.DeadLetters[:0]
 }
@@ -133,6 +137,7 @@ type Engine struct {
 	workerFindings []Findings
 	stats          Stats
 	watermark      time.Time // windows ending at or before it are closed
+	cause          time.Time // Kafka timestamp of the record being absorbed
 	last           time.Time // wall time of the latest record
 	maxEvent       time.Time // latest event time seen on any partition
 }
@@ -281,6 +286,8 @@ func (e *Engine) absorb(rec stream.Record, events []SignIn, rejected []Rejected,
 		e.parts[tp] = p
 	}
 	p.lastArrival, p.next, e.last = now, rec.Offset+1, now
+	e.cause = rec.Timestamp
+	defer func() { e.cause = time.Time{} }()
 	if s.hasTime {
 		e.observe(p, s.time, now)
 	}
@@ -375,6 +382,7 @@ func (e *Engine) publish(w *liveWindow, b window.Bounds, status Status, tg time.
 	w.pending = false
 	a := e.emit.Revision(b, w.sum, status, w.revision, tg)
 	out.Alerts = append(out.Alerts, a)
+	out.Causes = append(out.Causes, e.cause)
 	if w.revision == 1 && a.IncidentId != "" {
 		if inc, ok := e.emit.Incidents().Snapshot(a.IncidentId); ok {
 			out.Incidents = append(out.Incidents, inc)

@@ -38,6 +38,8 @@ type ServiceConfig struct {
 	// OnBatch, when set, is called after each polled batch is processed,
 	// with the running counts (for progress reporting and benchmarks).
 	OnBatch func(*Stats)
+	// Metrics, when set, is kept up to date (see NewMetrics).
+	Metrics *Metrics
 }
 
 func (c ServiceConfig) withDefaults() ServiceConfig {
@@ -157,6 +159,7 @@ func RunService(ctx context.Context, cfg ServiceConfig) error {
 		runErr = s.deliver(shutdown, s.snapshot(nil))
 		s.mu.Unlock()
 	}
+	cfg.Metrics.setReady(false)
 	s.consumer.Close(shutdown)
 	st := engine.Stats()
 	s.log.Info("detector stopped", "messages", st.Messages, "qualifying", st.Verdicts[Match], "rejected", st.RejectedTotal(), "error", runErr)
@@ -213,6 +216,7 @@ func (s *service) loop(ctx context.Context) error {
 		s.engine.IngestBatch(batch.Records, &s.out)
 		s.engine.Tick(&s.out)
 		s.publish(ctx)
+		s.cfg.Metrics.observe(s.engine)
 		if s.cfg.OnBatch != nil && len(batch.Records) > 0 {
 			s.cfg.OnBatch(s.engine.Stats())
 		}
@@ -253,6 +257,7 @@ func (s *service) publish(ctx context.Context) {
 			rec.Headers = append(rec.Headers, stream.Header{Key: h[0], Value: []byte(h[1])})
 		}
 		s.producer.Produce(ctx, rec, s.acked)
+		s.cfg.Metrics.alert(a, s.out.Causes[i], time.Now())
 	}
 	if s.cfg.IncidentsTopic != "" {
 		for _, inc := range s.out.Incidents {
@@ -339,6 +344,7 @@ func (s *service) assigned(_ context.Context, topic string, partitions []int32) 
 	defer s.mu.Unlock()
 	tps := topicPartitions(topic, partitions)
 	s.engine.Assign(tps...)
+	s.cfg.Metrics.setReady(true)
 	s.cmu.Lock()
 	for _, tp := range tps {
 		delete(s.revokedTP, tp)
@@ -358,6 +364,7 @@ func (s *service) revoked(ctx context.Context, topic string, partitions []int32)
 		s.log.Warn("commit on revoke failed; the next owner replays from the previous commit", "topic", topic, "error", err)
 	}
 	s.engine.Revoke(tps...)
+	s.cfg.Metrics.forget(tps)
 	s.cmu.Lock()
 	for _, tp := range tps {
 		delete(s.committed, tp)

@@ -34,6 +34,7 @@ func runService(ctx context.Context, e env, args []string) int {
 	offset := fs.Duration("window-offset", 0, "shift the hourly windows from the UTC hour")
 	maxMsg := fs.Int("max-message-bytes", 1<<20, "reject longer messages as too-large")
 	logFormat := fs.String("log-format", "json", "log format: json or text")
+	metricsAddr := fs.String("metrics-addr", ":9090", "serve /metrics, /healthz and /readyz on `ADDR`; empty turns it off")
 	if err := fs.Parse(args); err != nil {
 		return usageError(err)
 	}
@@ -53,6 +54,14 @@ func runService(ctx context.Context, e env, args []string) int {
 	cfg.Live.Lateness, cfg.Live.IdleTimeout, cfg.Live.Retention = *lateness, *idle, *retention
 	cfg.Live.UpdateInterval, cfg.Live.WindowOffset, cfg.Live.MaxMessageBytes = *update, *offset, *maxMsg
 	cfg.Logger = logger
+	if *metricsAddr != "" {
+		reg, m := newRegistry()
+		if err := serveOps(ctx, *metricsAddr, reg, m, logger); err != nil {
+			fmt.Fprintf(e.stderr, "ropcwatch run: %v\n", err)
+			return exitFailure
+		}
+		cfg.Metrics = m
+	}
 	if err := detector.RunService(ctx, cfg); err != nil {
 		logger.Error("detector failed", "error", err)
 		return exitFailure

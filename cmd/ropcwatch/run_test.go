@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,13 +89,19 @@ func TestKafkaFlagsReadSecretsFromEnvAndFiles(t *testing.T) {
 // (or the real broker in CI), until an alert comes out.
 func TestRunServesAlerts(t *testing.T) {
 	target := kafkatest.Cluster(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := ln.Addr().String()
+	ln.Close()
 	signins, alerts := kafkatest.NewTopic(t, target, 2), kafkatest.NewTopic(t, target, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan result, 1)
 	go func() {
 		var out, errb strings.Builder
 		code := run(ctx, []string{"run", "--brokers", strings.Join(target.Brokers, ","), "--topic", signins,
-			"--alerts-topic", alerts, "--group", "cmd-test", "--log-format", "text"},
+			"--alerts-topic", alerts, "--group", "cmd-test", "--log-format", "text", "--metrics-addr", ops},
 			func(string) string { return "" }, strings.NewReader(""), &out, &errb)
 		done <- result{code, out.String(), errb.String()}
 	}()
@@ -103,7 +111,7 @@ func TestRunServesAlerts(t *testing.T) {
 	}
 	defer p.Close()
 	rec := `{"time":"` + time.Now().UTC().Format(time.RFC3339Nano) + `","category":"NonInteractiveUserSignInLogs","resultType":"0","properties":{"id":"x1","authenticationProtocol":"ropc","userPrincipalName":"eve@contoso.com","ipAddress":"203.0.113.5"}}`
-	if err := p.ProduceSync(ctx, stream.Record{Topic: signins, Value: []byte(rec)}); err != nil {
+	if err := p.ProduceSync(ctx, stream.Record{Topic: signins, Value: []byte(rec)}, stream.Record{Topic: signins, Value: []byte("{not json")}); err != nil {
 		t.Fatal(err)
 	}
 	c, err := stream.NewConsumer(stream.ConsumerConfig{Kafka: target.Config, Topics: []string{alerts}, Group: "cmd-test-reader"}, stream.PartitionHooks{})
@@ -116,6 +124,37 @@ func TestRunServesAlerts(t *testing.T) {
 	b, err := c.Poll(pctx)
 	if err != nil || len(b.Records) == 0 || string(b.Records[0].Key) != "eve@contoso.com" {
 		t.Fatalf("no alert: %v %+v", err, b.Records)
+	}
+	// The metrics of this known run, scraped as Prometheus would.
+	want := []string{
+		`ropcwatch_messages_total 2`, `ropcwatch_rejected_total{reason="invalid-json"} 1`,
+		`ropcwatch_evaluated_total{verdict="match"} 1`, `ropcwatch_alerts_total{status="early"} 1`,
+		`ropcwatch_open_windows 1`, `ropcwatch_ready 1`, `ropcwatch_record_to_alert_seconds_count 1`,
+	}
+	var page string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		page = get(t, "http://"+ops+"/metrics")
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(page, w+"\n") {
+				missing = w
+			}
+		}
+		if missing == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics lack %q:\n%s", missing, page)
+		}
+	}
+	if strings.Contains(page, "eve@contoso.com") || strings.Contains(page, "203.0.113.5") {
+		t.Fatal("a user or an IP appears in the metrics")
+	}
+	if got := get(t, "http://"+ops+"/readyz"); got != "ready\n" {
+		t.Fatalf("/readyz = %q", got)
+	}
+	if got := get(t, "http://"+ops+"/healthz"); got != "ok\n" {
+		t.Fatalf("/healthz = %q", got)
 	}
 	cancel() // SIGTERM: flush, commit, leave, exit 0
 	r := <-done
@@ -137,4 +176,18 @@ func TestDemo(t *testing.T) {
 			t.Fatalf("demo output lacks %q:\n%s", want, r.stdout)
 		}
 	}
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
