@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"time"
@@ -12,32 +13,54 @@ import (
 	"github.com/ropcwatch/ropcwatch/stream"
 )
 
+// runFlags are the flags of `ropcwatch run`.
+type runFlags struct {
+	kafka                                                   kafkaOptions
+	rules                                                   ruleOptions
+	topics, group, instance, start, alerts, incidents, dead *string
+	format, logFormat, metricsAddr                          *string
+	lateness, idle, retention, update, offset               *time.Duration
+	maxMsg                                                  *int
+}
+
+// newRunFlags defines the flags of run on a new FlagSet writing to w. The
+// deployment files are checked against it (deploy_test.go).
+func newRunFlags(w io.Writer) (*flag.FlagSet, *runFlags) {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(w)
+	return fs, &runFlags{
+		kafka:       kafkaFlags(fs),
+		rules:       ruleFlags(fs),
+		topics:      fs.String("topic", "", "sign-in topics or event hubs to consume, `NAME,...`"),
+		group:       fs.String("group", "ropcwatch", "consumer group"),
+		instance:    fs.String("instance-id", "", "static group membership id, so a restarted instance rejoins without a session timeout (default: env ROPCWATCH_INSTANCE_ID)"),
+		start:       fs.String("start", "earliest", "where a new group starts: earliest (nothing missed) or latest (skip the backlog)"),
+		alerts:      fs.String("alerts-topic", "", "topic for alerts (required)"),
+		incidents:   fs.String("incidents-topic", "", "topic for incident snapshots (optional)"),
+		dead:        fs.String("dead-letter-topic", "", "topic for rejected records with the reason (recommended)"),
+		format:      fs.String("format", "sentinel", "alert shape: sentinel or ocsf"),
+		lateness:    fs.Duration("lateness", 5*time.Minute, "how late events may arrive and still be in a window's final alert"),
+		idle:        fs.Duration("idle-timeout", time.Minute, "silence after which a partition stops holding windows open"),
+		retention:   fs.Duration("retention", time.Hour, "how long a closed window is kept so late events amend its alert"),
+		update:      fs.Duration("update-interval", 5*time.Minute, "least event time between two update revisions of one alert"),
+		offset:      fs.Duration("window-offset", 0, "shift the hourly windows from the UTC hour"),
+		maxMsg:      fs.Int("max-message-bytes", 1<<20, "reject longer messages as too-large"),
+		logFormat:   fs.String("log-format", "json", "log format: json or text"),
+		metricsAddr: fs.String("metrics-addr", ":9090", "serve /metrics, /healthz and /readyz on `ADDR`; empty turns it off"),
+	}
+}
+
 // runService is `ropcwatch run`: the detector as a service, from sign-in
 // topics to an alerts topic, until SIGTERM.
 func runService(ctx context.Context, e env, args []string) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	kafka := kafkaFlags(fs)
-	rules := ruleFlags(fs)
-	topics := fs.String("topic", "", "sign-in topics or event hubs to consume, `NAME,...`")
-	group := fs.String("group", "ropcwatch", "consumer group")
-	instance := fs.String("instance-id", "", "static group membership id, so a restarted instance rejoins without a session timeout (default: env ROPCWATCH_INSTANCE_ID)")
-	start := fs.String("start", "earliest", "where a new group starts: earliest (nothing missed) or latest (skip the backlog)")
-	alerts := fs.String("alerts-topic", "", "topic for alerts (required)")
-	incidents := fs.String("incidents-topic", "", "topic for incident snapshots (optional)")
-	dead := fs.String("dead-letter-topic", "", "topic for rejected records with the reason (recommended)")
-	format := fs.String("format", "sentinel", "alert shape: sentinel or ocsf")
-	lateness := fs.Duration("lateness", 5*time.Minute, "how late events may arrive and still be in a window's final alert")
-	idle := fs.Duration("idle-timeout", time.Minute, "silence after which a partition stops holding windows open")
-	retention := fs.Duration("retention", time.Hour, "how long a closed window is kept so late events amend its alert")
-	update := fs.Duration("update-interval", 5*time.Minute, "least event time between two update revisions of one alert")
-	offset := fs.Duration("window-offset", 0, "shift the hourly windows from the UTC hour")
-	maxMsg := fs.Int("max-message-bytes", 1<<20, "reject longer messages as too-large")
-	logFormat := fs.String("log-format", "json", "log format: json or text")
-	metricsAddr := fs.String("metrics-addr", ":9090", "serve /metrics, /healthz and /readyz on `ADDR`; empty turns it off")
+	fs, f := newRunFlags(e.stderr)
 	if err := fs.Parse(args); err != nil {
 		return usageError(err)
 	}
+	kafka, rules := f.kafka, f.rules
+	topics, group, instance, start, alerts, incidents, dead := f.topics, f.group, f.instance, f.start, f.alerts, f.incidents, f.dead
+	format, logFormat, metricsAddr := f.format, f.logFormat, f.metricsAddr
+	lateness, idle, retention, update, offset, maxMsg := f.lateness, f.idle, f.retention, f.update, f.offset, f.maxMsg
 	logger, err := newLogger(e, *logFormat)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "ropcwatch run: --log-format: %v\n", err)
