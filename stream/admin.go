@@ -25,6 +25,7 @@ func EnsureTopics(ctx context.Context, cfg KafkaConfig, topics map[string]int32)
 	if len(topics) == 0 {
 		return nil
 	}
+	cfg.Hooks = nil // short-lived clients: hooks such as kprom observe one long-lived client each
 	opts, err := cfg.ClientOptions()
 	if err != nil {
 		return err

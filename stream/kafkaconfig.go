@@ -38,6 +38,9 @@ type KafkaConfig struct {
 	// "$ConnectionString" and the connection string as password. SASL must
 	// then be left empty.
 	EventHubsConnectionString Secret
+	// Hooks observe the clients, e.g. franz-go's kprom plugin for client
+	// metrics (connections, bytes, throttling, batch sizes per broker).
+	Hooks []kgo.Hook
 }
 
 // SASLConfig configures SASL authentication. The zero value is no SASL.
@@ -148,6 +151,9 @@ func (c KafkaConfig) ClientOptions() ([]kgo.Opt, error) {
 	}
 	if m := saslCfg.mechanism(); m != nil {
 		opts = append(opts, kgo.SASL(m))
+	}
+	if len(c.Hooks) > 0 {
+		opts = append(opts, kgo.WithHooks(c.Hooks...))
 	}
 	return opts, nil
 }

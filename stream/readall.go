@@ -12,6 +12,7 @@ import (
 // when ReadAll started, outside any consumer group, and calls fn for each
 // record in partition order. It is for restoring small state topics.
 func ReadAll(ctx context.Context, cfg KafkaConfig, topic string, fn func(Record) error) error {
+	cfg.Hooks = nil // short-lived clients: hooks such as kprom observe one long-lived client each
 	opts, err := cfg.ClientOptions()
 	if err != nil {
 		return err

@@ -49,9 +49,14 @@ type result struct {
 
 func runCmd(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
+	return runCmdContext(context.Background(), t, stdin, args...)
+}
+
+func runCmdContext(ctx context.Context, t *testing.T, stdin string, args ...string) result {
+	t.Helper()
 	var out, errb bytes.Buffer
 	getenv := func(string) string { return "" }
-	code := run(context.Background(), args, getenv, strings.NewReader(stdin), &out, &errb)
+	code := run(ctx, args, getenv, strings.NewReader(stdin), &out, &errb)
 	return result{code, out.String(), errb.String()}
 }
 

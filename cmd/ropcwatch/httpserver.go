@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kprom"
 
 	"github.com/ropcwatch/ropcwatch/detector"
 )
@@ -52,10 +54,14 @@ func serveOps(ctx context.Context, addr string, reg *prometheus.Registry, m *det
 	return nil
 }
 
-// newRegistry returns a registry with the detector's metrics and the Go
-// runtime and process collectors.
-func newRegistry() (*prometheus.Registry, *detector.Metrics) {
-	reg := prometheus.NewRegistry()
+// newRegistry returns a registry with the detector's metrics, the Go
+// runtime and process collectors, and franz-go kprom hooks that add the
+// Kafka clients' own metrics to it: ropcwatch_kafka_consumer_* and
+// ropcwatch_kafka_producer_* (one kprom collector serves one client).
+func newRegistry() (reg *prometheus.Registry, m *detector.Metrics, consumer, producer kgo.Hook) {
+	reg = prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return reg, detector.NewMetrics(reg)
+	return reg, detector.NewMetrics(reg),
+		kprom.NewMetrics("ropcwatch", kprom.Subsystem("kafka_consumer"), kprom.Registry(reg)),
+		kprom.NewMetrics("ropcwatch", kprom.Subsystem("kafka_producer"), kprom.Registry(reg))
 }

@@ -78,12 +78,14 @@ func runService(ctx context.Context, e env, args []string) int {
 	cfg.Live.UpdateInterval, cfg.Live.WindowOffset, cfg.Live.MaxMessageBytes = *update, *offset, *maxMsg
 	cfg.Logger = logger
 	if *metricsAddr != "" {
-		reg, m := newRegistry()
+		reg, m, consumerHook, producerHook := newRegistry()
 		if err := serveOps(ctx, *metricsAddr, reg, m, logger); err != nil {
 			fmt.Fprintf(e.stderr, "ropcwatch run: %v\n", err)
 			return exitFailure
 		}
 		cfg.Metrics = m
+		cfg.Consumer.Kafka.Hooks = append(cfg.Consumer.Kafka.Hooks, consumerHook)
+		cfg.Producer.Kafka.Hooks = append(cfg.Producer.Kafka.Hooks, producerHook)
 	}
 	if err := detector.RunService(ctx, cfg); err != nil {
 		logger.Error("detector failed", "error", err)

@@ -131,6 +131,7 @@ func TestRunServesAlerts(t *testing.T) {
 		`ropcwatch_evaluated_total{verdict="match"} 1`, `ropcwatch_alerts_total{status="early"} 1`,
 		`ropcwatch_open_windows 1`, `ropcwatch_ready 1`, `ropcwatch_record_to_alert_seconds_count 1`,
 	}
+	kafkaMetric := "ropcwatch_kafka_"
 	var page string
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		page = get(t, "http://"+ops+"/metrics")
@@ -146,6 +147,9 @@ func TestRunServesAlerts(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("metrics lack %q:\n%s", missing, page)
 		}
+	}
+	if !strings.Contains(page, kafkaMetric) {
+		t.Fatalf("no franz-go client metrics (%s*) on /metrics", kafkaMetric)
 	}
 	if strings.Contains(page, "eve@contoso.com") || strings.Contains(page, "203.0.113.5") {
 		t.Fatal("a user or an IP appears in the metrics")
@@ -190,4 +194,18 @@ func get(t *testing.T, url string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestRunWithIncidentsAndMetrics starts run with an incidents topic, whose
+// restore opens extra Kafka clients, and the metrics hooks.
+func TestRunWithIncidentsAndMetrics(t *testing.T) {
+	target := kafkatest.Cluster(t)
+	signins, alerts, incidents := kafkatest.NewTopic(t, target, 1), kafkatest.NewTopic(t, target, 1), kafkatest.NewTopic(t, target, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	r := runCmdContext(ctx, t, "", "run", "--brokers", strings.Join(target.Brokers, ","), "--topic", signins,
+		"--alerts-topic", alerts, "--incidents-topic", incidents, "--metrics-addr", "127.0.0.1:0", "--log-format", "text")
+	if r.code != exitOK || !strings.Contains(r.stderr, "incidents restored") {
+		t.Fatalf("exit %d:\n%s", r.code, r.stderr)
+	}
 }
