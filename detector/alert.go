@@ -59,6 +59,9 @@ type Alert struct {
 	Truncated bool
 	// Results holds every row of the window for SingleAlert, in output order.
 	Results []Row
+	// ConfigVersion names the rule and allowlist content that produced the
+	// revision (streaming; empty in batch).
+	ConfigVersion string
 }
 
 // AlertContext is what an alert revision knows beyond its rows.
@@ -230,8 +233,9 @@ type alertJSON struct {
 	CustomDetails CustomDetailValues
 	IncidentId    string
 	Result        Row
-	Truncated     bool  `json:",omitempty"`
-	Results       []Row `json:",omitempty"`
+	Truncated     bool   `json:",omitempty"`
+	Results       []Row  `json:",omitempty"`
+	ConfigVersion string `json:",omitempty"`
 }
 
 // MarshalJSON writes the alert in the Sentinel shape; empty lists are [].
@@ -260,6 +264,7 @@ func (a Alert) MarshalJSON() ([]byte, error) {
 		Result:        a.Result,
 		Truncated:     a.Truncated,
 		Results:       a.Results,
+		ConfigVersion: a.ConfigVersion,
 	})
 }
 

@@ -52,6 +52,14 @@ type LiveConfig struct {
 	Now func() time.Time
 }
 
+// Config is the tunable part of the rule: the rule file (its allowlists
+// above all) and the NetworkAllowlist, with a version naming their content.
+type Config struct {
+	Rule      *Rule
+	Allowlist *NetworkAllowlist
+	Version   string
+}
+
 // Stream-only reject reasons.
 const (
 	ReasonStateFull = "state-full"
@@ -138,6 +146,7 @@ type Engine struct {
 	stats          Stats
 	watermark      time.Time // windows ending at or before it are closed
 	cause          time.Time // Kafka timestamp of the record being absorbed
+	version        string    // of the configuration, recorded in every alert
 	last           time.Time // wall time of the latest record
 	maxEvent       time.Time // latest event time seen on any partition
 }
@@ -177,6 +186,32 @@ func NewEngine(cfg LiveConfig) (*Engine, error) {
 		parts: make(map[stream.TopicPartition]*partitionState),
 	}, nil
 }
+
+// Reconfigure swaps the rule and the network allowlist while keeping every
+// window: later sign-ins are evaluated with the new lists, and alerts name
+// the new version. A rule that changes the window size, the rule id or the
+// aggregation is refused: windows already open were cut by the old one.
+func (e *Engine) Reconfigure(c Config) error {
+	old := e.cfg.Rule
+	switch {
+	case c.Rule == nil:
+		return errors.New("reconfigure: no rule")
+	case c.Rule.ID != old.ID:
+		return fmt.Errorf("reconfigure: rule id %q differs from %q: restart to change rules", c.Rule.ID, old.ID)
+	case c.Rule.QueryPeriod != old.QueryPeriod:
+		return fmt.Errorf("reconfigure: queryPeriod %s differs from %s: restart to change the window", c.Rule.QueryPeriod, old.QueryPeriod)
+	case c.Rule.Aggregation != old.Aggregation:
+		return fmt.Errorf("reconfigure: aggregationKind %s differs from %s: restart to change it", c.Rule.Aggregation, old.Aggregation)
+	}
+	e.cfg.Rule, e.cfg.Allowlist = c.Rule, c.Allowlist
+	e.sc.Rule, e.sc.Allowlist = c.Rule, c.Allowlist
+	e.emit.rule = c.Rule
+	e.version = c.Version
+	return nil
+}
+
+// SetVersion names the configuration the engine started with.
+func (e *Engine) SetVersion(v string) { e.version = v }
 
 // Stats returns the counts so far.
 func (e *Engine) Stats() *Stats { return &e.stats }
@@ -381,6 +416,7 @@ func (e *Engine) publish(w *liveWindow, b window.Bounds, status Status, tg time.
 	w.revision++
 	w.pending = false
 	a := e.emit.Revision(b, w.sum, status, w.revision, tg)
+	a.ConfigVersion = e.version
 	out.Alerts = append(out.Alerts, a)
 	out.Causes = append(out.Causes, e.cause)
 	if w.revision == 1 && a.IncidentId != "" {

@@ -350,3 +350,36 @@ func TestEngineIngestBatchEqualsIngest(t *testing.T) {
 		t.Fatalf("stats differ: %+v vs %+v", a, b)
 	}
 }
+
+func TestEngineReconfigureKeepsState(t *testing.T) {
+	f := newFeeder(t, LiveConfig{Lateness: time.Minute, UpdateInterval: time.Minute})
+	f.e.SetVersion("v1")
+	f.feed(0, liveRecord(5, 0, "alice", "a1", "10.1.1.1"))
+	nets, err := ParseNetworkAllowlist(strings.NewReader("SearchKey\n10.1.1.0/24\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.e.Reconfigure(Config{Rule: SeedRule(), Allowlist: nets, Version: "v2"}); err != nil {
+		t.Fatal(err)
+	}
+	f.feed(0, liveRecord(6, 0, "bob", "b1", "10.1.1.7"))    // now allowlisted: no alert
+	f.feed(0, liveRecord(9, 0, "alice", "a2", "192.0.2.9")) // alice's window kept its state
+	got := f.statuses()
+	if strings.Join(got, " ") != "alice:early:1 alice:update:2" {
+		t.Fatalf("revisions = %v", got)
+	}
+	a := f.out.Alerts
+	if a[0].ConfigVersion != "v1" || a[1].ConfigVersion != "v2" || a[1].Result.Count != 2 {
+		t.Fatalf("versions %q %q, count %d", a[0].ConfigVersion, a[1].ConfigVersion, a[1].Result.Count)
+	}
+
+	other := *SeedRule()
+	other.QueryPeriod = 2 * time.Hour
+	if err := f.e.Reconfigure(Config{Rule: &other, Version: "v3"}); err == nil || !strings.Contains(err.Error(), "queryPeriod") {
+		t.Fatalf("a new window size was accepted: %v", err)
+	}
+	f.feed(0, liveRecord(20, 0, "alice", "a3", "198.51.100.1"))
+	if last := f.out.Alerts[len(f.out.Alerts)-1]; last.ConfigVersion != "v2" {
+		t.Fatalf("a refused configuration changed the version to %q", last.ConfigVersion)
+	}
+}

@@ -40,6 +40,12 @@ type ServiceConfig struct {
 	OnBatch func(*Stats)
 	// Metrics, when set, is kept up to date (see NewMetrics).
 	Metrics *Metrics
+	// ConfigVersion names the configuration in Live, recorded in alerts.
+	ConfigVersion string
+	// Reload delivers new configurations (rule allowlists, network
+	// allowlist) to apply between two polls without losing window state;
+	// one that cannot apply is logged and the previous one kept.
+	Reload <-chan Config
 }
 
 func (c ServiceConfig) withDefaults() ServiceConfig {
@@ -118,6 +124,7 @@ func RunService(ctx context.Context, cfg ServiceConfig) error {
 	if err != nil {
 		return err
 	}
+	engine.SetVersion(cfg.ConfigVersion)
 	producer, err := stream.NewProducer(cfg.Producer)
 	if err != nil {
 		return err
@@ -213,6 +220,7 @@ func (s *service) loop(ctx context.Context) error {
 			return fmt.Errorf("consume: %w", err)
 		}
 		s.mu.Lock()
+		s.reconfigure()
 		s.engine.IngestBatch(batch.Records, &s.out)
 		s.engine.Tick(&s.out)
 		s.publish(ctx)
@@ -226,6 +234,19 @@ func (s *service) loop(ctx context.Context) error {
 		}
 		s.mu.Unlock()
 		s.consumer.AllowRebalance()
+	}
+}
+
+// reconfigure applies a pending configuration, if any. Callers hold mu.
+func (s *service) reconfigure() {
+	select {
+	case c := <-s.cfg.Reload:
+		if err := s.engine.Reconfigure(c); err != nil {
+			s.log.Error("configuration not applied; keeping the previous one", "version", c.Version, "error", err)
+			return
+		}
+		s.log.Info("configuration applied", "version", c.Version, "legit_apps", len(c.Rule.LegitApps), "legit_users", len(c.Rule.LegitUsers), "network_entries", c.Allowlist.Len())
+	default:
 	}
 }
 

@@ -19,7 +19,7 @@ type runFlags struct {
 	rules                                                   ruleOptions
 	topics, group, instance, start, alerts, incidents, dead *string
 	format, logFormat, metricsAddr                          *string
-	lateness, idle, retention, update, offset               *time.Duration
+	lateness, idle, retention, update, offset, reload       *time.Duration
 	maxMsg                                                  *int
 }
 
@@ -47,6 +47,7 @@ func newRunFlags(w io.Writer) (*flag.FlagSet, *runFlags) {
 		maxMsg:      fs.Int("max-message-bytes", 1<<20, "reject longer messages as too-large"),
 		logFormat:   fs.String("log-format", "json", "log format: json or text"),
 		metricsAddr: fs.String("metrics-addr", ":9090", "serve /metrics, /healthz and /readyz on `ADDR`; empty turns it off"),
+		reload:      fs.Duration("reload-interval", 10*time.Second, "how often the rule and allowlist files are checked for changes (also on SIGHUP); 0 means SIGHUP only"),
 	}
 }
 
@@ -77,6 +78,9 @@ func runService(ctx context.Context, e env, args []string) int {
 	cfg.Live.Lateness, cfg.Live.IdleTimeout, cfg.Live.Retention = *lateness, *idle, *retention
 	cfg.Live.UpdateInterval, cfg.Live.WindowOffset, cfg.Live.MaxMessageBytes = *update, *offset, *maxMsg
 	cfg.Logger = logger
+	reloads := make(chan detector.Config)
+	cfg.Reload = reloads
+	go watchConfig(ctx, rules, cfg.ConfigVersion, *f.reload, logger, reloads)
 	if *metricsAddr != "" {
 		reg, m, consumerHook, producerHook := newRegistry()
 		if err := serveOps(ctx, *metricsAddr, reg, m, logger); err != nil {
@@ -124,7 +128,7 @@ func serviceConfig(e env, kafka kafkaOptions, rules ruleOptions, f serviceFlags)
 	if len(topics) == 0 {
 		return cfg, fmt.Errorf("--topic is required")
 	}
-	rule, nets, err := rules.load(e.stderr)
+	c, err := rules.read(e.stderr)
 	if err != nil {
 		return cfg, err
 	}
@@ -133,7 +137,8 @@ func serviceConfig(e env, kafka kafkaOptions, rules ruleOptions, f serviceFlags)
 		instance = e.getenv("ROPCWATCH_INSTANCE_ID")
 	}
 	return detector.ServiceConfig{
-		Live: detector.LiveConfig{Rule: rule, Allowlist: nets},
+		Live:          detector.LiveConfig{Rule: c.Rule, Allowlist: c.Allowlist},
+		ConfigVersion: c.Version,
 		Consumer: stream.ConsumerConfig{
 			Kafka: kcfg, Topics: topics, Group: f.group, InstanceID: instance, StartLatest: f.start == "latest",
 		},
