@@ -54,8 +54,12 @@ func runCmd(t *testing.T, stdin string, args ...string) result {
 
 func runCmdContext(ctx context.Context, t *testing.T, stdin string, args ...string) result {
 	t.Helper()
+	return runWith(ctx, t, func(string) string { return "" }, stdin, args...)
+}
+
+func runWith(ctx context.Context, t *testing.T, getenv func(string) string, stdin string, args ...string) result {
+	t.Helper()
 	var out, errb bytes.Buffer
-	getenv := func(string) string { return "" }
 	code := run(ctx, args, getenv, strings.NewReader(stdin), &out, &errb)
 	return result{code, out.String(), errb.String()}
 }

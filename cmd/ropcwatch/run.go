@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/peterbourgon/ff/v3"
+	"github.com/peterbourgon/ff/v3/ffyaml"
 
 	"github.com/ropcwatch/ropcwatch/detector"
 	"github.com/ropcwatch/ropcwatch/stream"
@@ -21,6 +25,7 @@ type runFlags struct {
 	format, logFormat, metricsAddr                          *string
 	lateness, idle, retention, update, offset, reload       *time.Duration
 	maxMsg                                                  *int
+	config                                                  *string
 }
 
 // newRunFlags defines the flags of run on a new FlagSet writing to w. The
@@ -48,14 +53,35 @@ func newRunFlags(w io.Writer) (*flag.FlagSet, *runFlags) {
 		logFormat:   fs.String("log-format", "json", "log format: json or text"),
 		metricsAddr: fs.String("metrics-addr", ":9090", "serve /metrics, /healthz and /readyz on `ADDR`; empty turns it off"),
 		reload:      fs.Duration("reload-interval", 10*time.Second, "how often the rule and allowlist files are checked for changes (also on SIGHUP); 0 means SIGHUP only"),
+		config:      fs.String("config", "", "YAML file of settings named as these flags (`FILE`); env ROPCWATCH_<FLAG> overrides it, a flag overrides both"),
 	}
+}
+
+// parseRunFlags fills the flags from, by rising precedence, the YAML file
+// of --config, ROPCWATCH_* environment variables and the command line.
+// Errors name the setting and the bad value.
+func parseRunFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	// ff reads the process environment; the command's getenv is the one to
+	// honour (tests pass their own), so environment values become flags
+	// before ff parses the file and the arguments.
+	var fromEnv []string
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "ROPCWATCH_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(name); v != "" {
+			fromEnv = append(fromEnv, "--"+f.Name+"="+v)
+		}
+	})
+	return ff.Parse(fs, append(fromEnv, args...), ff.WithConfigFileFlag("config"), ff.WithConfigFileParser(ffyaml.Parser))
 }
 
 // runService is `ropcwatch run`: the detector as a service, from sign-in
 // topics to an alerts topic, until SIGTERM.
 func runService(ctx context.Context, e env, args []string) int {
 	fs, f := newRunFlags(e.stderr)
-	if err := fs.Parse(args); err != nil {
+	if err := parseRunFlags(fs, args, e.getenv); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(e.stderr, "ropcwatch run: %v\n", err)
+		}
 		return usageError(err)
 	}
 	kafka, rules := f.kafka, f.rules

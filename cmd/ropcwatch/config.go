@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// runConfig is `ropcwatch config check`: it resolves the settings of run
+// exactly as run would (file, environment, flags), validates them, loads
+// the rule and allowlist, and prints the effective settings. Secrets print
+// only as their reference and [redacted].
+func runConfig(_ context.Context, e env, args []string) int {
+	if len(args) == 0 || args[0] != "check" {
+		fmt.Fprintln(e.stderr, "usage: ropcwatch config check [--config FILE] [run flags...]")
+		return exitFailure
+	}
+	fs, f := newRunFlags(io.Discard)
+	if err := parseRunFlags(fs, args[1:], e.getenv); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintf(e.stderr, "ropcwatch config check: %v\n", err)
+		return exitFailure
+	}
+	cfg, err := serviceConfig(e, f.kafka, f.rules, serviceFlags{
+		topics: *f.topics, group: *f.group, instance: *f.instance, start: *f.start, alerts: *f.alerts,
+		incidents: *f.incidents, dead: *f.dead, format: *f.format,
+	})
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ropcwatch config check: %v\n", err)
+		return exitFailure
+	}
+	secrets := map[string]bool{"sasl-password": true, "eventhubs-connection-string": true}
+	fs.VisitAll(func(fl *flag.Flag) {
+		v := fl.Value.String()
+		if secrets[fl.Name] && v != "" {
+			v += " ([redacted])"
+		}
+		fmt.Fprintf(e.stdout, "%-28s %s\n", fl.Name, v)
+	})
+	if !cfg.Consumer.Kafka.EventHubsConnectionString.IsZero() {
+		fmt.Fprintf(e.stdout, "%-28s %s\n", "eventhubs-connection-string", cfg.Consumer.Kafka.EventHubsConnectionString.Origin()+" ([redacted])")
+	}
+	fmt.Fprintf(e.stdout, "%-28s %s\n", "effective brokers", strings.Join(brokersOf(cfg.Consumer.Kafka.Brokers), ","))
+	fmt.Fprintf(e.stdout, "%-28s %s (%s, %d legit apps, %d legit users, %d network entries)\n", "configuration version",
+		cfg.ConfigVersion, cfg.Live.Rule.Name, len(cfg.Live.Rule.LegitApps), len(cfg.Live.Rule.LegitUsers), cfg.Live.Allowlist.Len())
+	fmt.Fprintln(e.stdout, "configuration is valid")
+	return exitOK
+}
+
+func brokersOf(b []string) []string {
+	if len(b) == 0 {
+		return []string{"(from the Event Hubs connection string)"}
+	}
+	return b
+}

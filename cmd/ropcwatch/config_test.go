@@ -1,0 +1,62 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestConfigPrecedenceAndCheck(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "ropcwatch.yaml")
+	if err := os.WriteFile(file, []byte("brokers: file-broker:9092\ntopic: from-file\nalerts-topic: alerts-from-file\nlateness: 7m\ngroup: file-group\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"ROPCWATCH_TOPIC": "from-env", "ROPCWATCH_GROUP": "env-group", "KAFKA_SASL_PASSWORD": "hunter2"}
+	r := runWithEnv(t, env, "config", "check", "--config", file, "--group", "flag-group", "--sasl-mechanism", "PLAIN", "--sasl-user", "u")
+	if r.code != exitOK {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for _, want := range []string{
+		"brokers                      file-broker:9092", // file only
+		"topic                        from-env",         // env over file
+		"group                        flag-group",       // flag over env and file
+		"lateness                     7m0s",
+		"sasl-password                env:KAFKA_SASL_PASSWORD ([redacted])",
+		"configuration is valid",
+	} {
+		if !strings.Contains(r.stdout, want+"\n") {
+			t.Errorf("output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout+r.stderr, "hunter2") {
+		t.Fatal("a secret was printed")
+	}
+}
+
+func TestConfigErrorsNameTheKey(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct{ name, file, want string }{
+		{"an unknown key", "brokers: k:9092\nlatenes: 5m\n", "latenes"},
+		{"a bad duration", "brokers: k:9092\ntopic: t\nalerts-topic: a\nlateness: 5x\n", "lateness"},
+		{"a bad format", "brokers: k:9092\ntopic: t\nalerts-topic: a\nformat: xml\n", "--format"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			file := filepath.Join(dir, strings.Repeat("c", i+1)+".yaml")
+			if err := os.WriteFile(file, []byte(tt.file), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r := runWithEnv(t, nil, "config", "check", "--config", file)
+			if r.code != exitFailure || !strings.Contains(r.stderr, tt.want) {
+				t.Fatalf("exit %d, stderr %q; want exit 1 naming %q", r.code, r.stderr, tt.want)
+			}
+		})
+	}
+}
+
+func runWithEnv(t *testing.T, env map[string]string, args ...string) result {
+	t.Helper()
+	return runWith(t.Context(), t, func(k string) string { return env[k] }, "", args...)
+}
