@@ -129,8 +129,8 @@ func (m *Metrics) forget(tps []stream.TopicPartition) {
 	}
 }
 
-// setReady records readiness for /readyz and the ropcwatch_ready gauge.
-func (m *Metrics) setReady(ready bool) {
+// SetReady records readiness for /readyz and the ropcwatch_ready gauge.
+func (m *Metrics) SetReady(ready bool) {
 	if m == nil {
 		return
 	}

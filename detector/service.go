@@ -166,7 +166,7 @@ func RunService(ctx context.Context, cfg ServiceConfig) error {
 		runErr = s.deliver(shutdown, s.snapshot(nil))
 		s.mu.Unlock()
 	}
-	cfg.Metrics.setReady(false)
+	cfg.Metrics.SetReady(false)
 	s.consumer.Close(shutdown)
 	st := engine.Stats()
 	s.log.Info("detector stopped", "messages", st.Messages, "qualifying", st.Verdicts[Match], "rejected", st.RejectedTotal(), "error", runErr)
@@ -365,7 +365,7 @@ func (s *service) assigned(_ context.Context, topic string, partitions []int32) 
 	defer s.mu.Unlock()
 	tps := topicPartitions(topic, partitions)
 	s.engine.Assign(tps...)
-	s.cfg.Metrics.setReady(true)
+	s.cfg.Metrics.SetReady(true)
 	s.cmu.Lock()
 	for _, tp := range tps {
 		delete(s.revokedTP, tp)
