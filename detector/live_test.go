@@ -383,3 +383,37 @@ func TestEngineReconfigureKeepsState(t *testing.T) {
 		t.Fatalf("a refused configuration changed the version to %q", last.ConfigVersion)
 	}
 }
+
+// TestEngineReloadUnderLoadLosesNothing reloads the configuration in the
+// middle of a generated stream: the final rows are still the truth.
+func TestEngineReloadUnderLoadLosesNothing(t *testing.T) {
+	lines, truth := generated(t, synth.Config{Records: 20000, Seed: 17, ROPCRate: 0.02})
+	f := newFeeder(t, LiveConfig{Lateness: time.Minute})
+	f.e.SetVersion("before")
+	for i, l := range lines {
+		if i == len(lines)/2 {
+			if err := f.e.Reconfigure(Config{Rule: SeedRule(), Version: "after"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f.feed(0, l)
+	}
+	f.clock.advance(24 * time.Hour)
+	f.e.Tick(&f.out)
+	var finals []synth.TruthRow
+	versions := map[string]int{}
+	for _, a := range f.out.Alerts {
+		versions[a.ConfigVersion]++
+		if a.Status == StatusFinal {
+			r := a.Result
+			finals = append(finals, synth.TruthRow{WindowEnd: a.WindowEnd, UserPrincipalName: r.UserPrincipalName, Count: r.Count,
+				IPs: r.IPs, Countries: r.Countries, Apps: r.Apps, FirstSeen: r.FirstSeen, LastSeen: r.LastSeen, IPAddress: r.IPAddress})
+		}
+	}
+	if d := synth.Compare(truth.Rows, finals); !d.Empty() {
+		t.Fatalf("a reload lost state: %d missing, %d extra, %d wrong", len(d.Missing), len(d.Extra), len(d.Wrong))
+	}
+	if versions["before"] == 0 || versions["after"] == 0 {
+		t.Fatalf("alerts by version: %v", versions)
+	}
+}
