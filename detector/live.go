@@ -386,6 +386,7 @@ func (e *Engine) apply(s *SignIn, tp stream.TopicPartition, offset int64, out *O
 	case change == Duplicate:
 		e.stats.Duplicates++
 	case late == window.Late:
+		e.stats.Late++
 		e.publish(w, b, StatusAmended, s.TimeGenerated, out)
 	case w.revision == 0:
 		e.publish(w, b, StatusEarly, s.TimeGenerated, out)

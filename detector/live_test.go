@@ -100,6 +100,9 @@ func TestEngineLifecycle(t *testing.T) {
 	if len(f.out.DeadLetters) != 1 || f.out.DeadLetters[0].Reason != ReasonTooLate || f.out.DeadLetters[0].Position != 8 {
 		t.Fatalf("dead letters = %+v", f.out.DeadLetters)
 	}
+	if f.e.Stats().Late != 1 {
+		t.Fatalf("late = %d, want 1", f.e.Stats().Late)
+	}
 	if f.e.Stats().Duplicates != 1 {
 		t.Fatalf("duplicates = %d", f.e.Stats().Duplicates)
 	}

@@ -21,6 +21,7 @@ type Metrics struct {
 	records     prometheus.Counter
 	skipped     prometheus.Counter
 	duplicates  prometheus.Counter
+	late        prometheus.Counter
 	rejected    *prometheus.CounterVec
 	verdicts    *prometheus.CounterVec
 	alerts      *prometheus.CounterVec
@@ -47,6 +48,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		records:     counter("records_decoded_total", "Sign-in records decoded (candidates of the prefilter)."),
 		skipped:     counter("records_skipped_total", "Decoded records of another category (SignInLogs, AuditLogs, ...), skipped."),
 		duplicates:  counter("duplicates_total", "Qualifying records already counted in their user's window (redeliveries)."),
+		late:        counter("late_events_total", "Qualifying records for a window already closed but retained: they amend its alert."),
 		rejected: f(prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "ropcwatch", Name: "rejected_total",
 			Help: "Messages or records rejected, by reason code (dead-lettered)."}, []string{"reason"})).(*prometheus.CounterVec),
 		verdicts: f(prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "ropcwatch", Name: "evaluated_total",
@@ -80,6 +82,7 @@ func (m *Metrics) observe(e *Engine) {
 	m.records.Add(float64(st.Records - m.last.Records))
 	m.skipped.Add(float64(sum(st.Skipped) - sum(m.last.Skipped)))
 	m.duplicates.Add(float64(st.Duplicates - m.last.Duplicates))
+	m.late.Add(float64(st.Late - m.last.Late))
 	for v, n := range st.Verdicts {
 		if d := n - m.last.Verdicts[v]; d > 0 {
 			m.verdicts.WithLabelValues(Verdict(v).String()).Add(float64(d))

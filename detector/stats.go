@@ -30,6 +30,7 @@ type Stats struct {
 	Evaluated          int64 // decoded records the rule evaluated
 	Verdicts           [verdictCount]int64
 	Duplicates         int64            // qualifying records already counted (same Id, user and window)
+	Late               int64            // qualifying records for a closed but retained window (streaming)
 	Skipped            map[string]int64 // decoded records of other categories, by category
 	Rejected           map[string]int64 // by reason
 }
@@ -47,6 +48,7 @@ func (s *Stats) Add(o *Stats) {
 		s.Verdicts[i] += n
 	}
 	s.Duplicates += o.Duplicates
+	s.Late += o.Late
 	for k, n := range o.Skipped {
 		s.skip(k, n)
 	}
