@@ -26,10 +26,10 @@ func runConfig(_ context.Context, e env, args []string) int {
 		fmt.Fprintf(e.stderr, "ropcwatch config check: %v\n", err)
 		return exitFailure
 	}
-	cfg, err := serviceConfig(e, f.kafka, f.rules, serviceFlags{
-		topics: *f.topics, group: *f.group, instance: *f.instance, start: *f.start, alerts: *f.alerts,
-		incidents: *f.incidents, dead: *f.dead, format: *f.format,
-	})
+	cfg, err := serviceConfig(e, f)
+	if err == nil {
+		err = cfg.Validate()
+	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "ropcwatch config check: %v\n", err)
 		return exitFailure

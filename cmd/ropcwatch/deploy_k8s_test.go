@@ -402,10 +402,10 @@ func TestDeployKubernetesManifests(t *testing.T) {
 			t.Fatal(err)
 		}
 		var stderr bytes.Buffer
-		cfg, err := serviceConfig(env{getenv: getenv, stdout: io.Discard, stderr: &stderr}, f.kafka, f.rules, serviceFlags{
-			topics: *f.topics, group: *f.group, instance: *f.instance, start: *f.start, alerts: *f.alerts,
-			incidents: *f.incidents, dead: *f.dead, format: *f.format,
-		})
+		cfg, err := serviceConfig(env{getenv: getenv, stdout: io.Discard, stderr: &stderr}, f)
+		if err == nil {
+			err = cfg.Validate()
+		}
 		if err != nil {
 			t.Fatalf("serviceConfig: %v", err)
 		}

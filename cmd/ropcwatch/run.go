@@ -84,32 +84,23 @@ func runService(ctx context.Context, e env, args []string) int {
 		}
 		return usageError(err)
 	}
-	kafka, rules := f.kafka, f.rules
-	topics, group, instance, start, alerts, incidents, dead := f.topics, f.group, f.instance, f.start, f.alerts, f.incidents, f.dead
-	format, logFormat, metricsAddr := f.format, f.logFormat, f.metricsAddr
-	lateness, idle, retention, update, offset, maxMsg := f.lateness, f.idle, f.retention, f.update, f.offset, f.maxMsg
-	logger, err := newLogger(e, *logFormat)
+	logger, err := newLogger(e, *f.logFormat)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "ropcwatch run: --log-format: %v\n", err)
 		return exitFailure
 	}
-	cfg, err := serviceConfig(e, kafka, rules, serviceFlags{
-		topics: *topics, group: *group, instance: *instance, start: *start, alerts: *alerts,
-		incidents: *incidents, dead: *dead, format: *format,
-	})
+	cfg, err := serviceConfig(e, f)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "ropcwatch run: %v\n", err)
 		return exitFailure
 	}
-	cfg.Live.Lateness, cfg.Live.IdleTimeout, cfg.Live.Retention = *lateness, *idle, *retention
-	cfg.Live.UpdateInterval, cfg.Live.WindowOffset, cfg.Live.MaxMessageBytes = *update, *offset, *maxMsg
 	cfg.Logger = logger
 	reloads := make(chan detector.Config)
 	cfg.Reload = reloads
-	go watchConfig(ctx, rules, cfg.ConfigVersion, *f.reload, logger, reloads)
-	if *metricsAddr != "" {
+	go watchConfig(ctx, f.rules, cfg.ConfigVersion, *f.reload, logger, reloads)
+	if *f.metricsAddr != "" {
 		reg, m, consumerHook, producerHook := newRegistry()
-		if err := serveOps(ctx, *metricsAddr, reg, m, logger); err != nil {
+		if err := serveOps(ctx, *f.metricsAddr, reg, m, logger); err != nil {
 			fmt.Fprintf(e.stderr, "ropcwatch run: %v\n", err)
 			return exitFailure
 		}
@@ -124,29 +115,26 @@ func runService(ctx context.Context, e env, args []string) int {
 	return exitOK
 }
 
-// serviceFlags are the string flags of run that name topics and groups.
-type serviceFlags struct {
-	topics, group, instance, start, alerts, incidents, dead, format string
-}
-
-func serviceConfig(e env, kafka kafkaOptions, rules ruleOptions, f serviceFlags) (detector.ServiceConfig, error) {
+// serviceConfig builds and checks the service's configuration from the
+// parsed flags; errors name the flag.
+func serviceConfig(e env, f *runFlags) (detector.ServiceConfig, error) {
 	var cfg detector.ServiceConfig
-	kcfg, err := kafka.config(e.getenv)
+	kcfg, err := f.kafka.config(e.getenv)
 	if err != nil {
 		return cfg, err
 	}
-	if f.start != "earliest" && f.start != "latest" {
-		return cfg, fmt.Errorf("--start %q: want earliest or latest", f.start)
+	if *f.start != "earliest" && *f.start != "latest" {
+		return cfg, fmt.Errorf("--start %q: want earliest or latest", *f.start)
 	}
-	format, err := detector.ParseFormat(f.format)
+	format, err := detector.ParseFormat(*f.format)
 	if err != nil {
 		return cfg, fmt.Errorf("--format: %w", err)
 	}
-	if f.alerts == "" {
+	if *f.alerts == "" {
 		return cfg, fmt.Errorf("--alerts-topic is required")
 	}
 	var topics []string
-	for _, t := range strings.Split(f.topics, ",") {
+	for _, t := range strings.Split(*f.topics, ",") {
 		if t = strings.TrimSpace(t); t != "" {
 			topics = append(topics, t)
 		}
@@ -154,22 +142,25 @@ func serviceConfig(e env, kafka kafkaOptions, rules ruleOptions, f serviceFlags)
 	if len(topics) == 0 {
 		return cfg, fmt.Errorf("--topic is required")
 	}
-	c, err := rules.read(e.stderr)
+	c, err := f.rules.read(e.stderr)
 	if err != nil {
 		return cfg, err
 	}
-	instance := f.instance
+	instance := *f.instance
 	if instance == "" {
 		instance = e.getenv("ROPCWATCH_INSTANCE_ID")
 	}
 	return detector.ServiceConfig{
-		Live:          detector.LiveConfig{Rule: c.Rule, Allowlist: c.Allowlist},
+		Live: detector.LiveConfig{
+			Rule: c.Rule, Allowlist: c.Allowlist, Lateness: *f.lateness, IdleTimeout: *f.idle, Retention: *f.retention,
+			UpdateInterval: *f.update, WindowOffset: *f.offset, MaxMessageBytes: *f.maxMsg,
+		},
 		ConfigVersion: c.Version,
 		Consumer: stream.ConsumerConfig{
-			Kafka: kcfg, Topics: topics, Group: f.group, InstanceID: instance, StartLatest: f.start == "latest",
+			Kafka: kcfg, Topics: topics, Group: *f.group, InstanceID: instance, StartLatest: *f.start == "latest",
 		},
 		Producer:    stream.ProducerConfig{Kafka: kcfg, Linger: time.Millisecond},
-		AlertsTopic: f.alerts, IncidentsTopic: f.incidents, DeadLetterTopic: f.dead, Format: format,
+		AlertsTopic: *f.alerts, IncidentsTopic: *f.incidents, DeadLetterTopic: *f.dead, Format: format,
 	}, nil
 }
 
