@@ -103,7 +103,7 @@ type service struct {
 	revokedTP map[stream.TopicPartition]bool
 
 	errOnce sync.Once
-	failed  chan error // closed-over first produce failure
+	failed  chan error // the first produce or commit failure; the loop stops on it
 }
 
 // RunService consumes sign-ins and produces alerts until ctx is done, then
