@@ -31,17 +31,12 @@ func (e *Emitter) Incidents() *Incidents { return e.incidents }
 // first as window.Tumbling.Advance returns them.
 func (e *Emitter) Final(closed []window.Result[string, *Summary]) []Alert {
 	var alerts []Alert
-	for len(closed) > 0 {
-		n := 1
-		for n < len(closed) && closed[n].Bounds == closed[0].Bounds {
-			n++
-		}
-		b := closed[0].Bounds
-		alerts = append(alerts, e.window(b, closed[:n], AlertContext{
+	for group := range window.Windows(closed) {
+		b := group[0].Bounds
+		alerts = append(alerts, e.window(b, group, AlertContext{
 			Status: StatusFinal, Revision: 1,
 			WindowStart: b.Start, WindowEnd: b.End, TimeGenerated: b.End,
 		})...)
-		closed = closed[n:]
 	}
 	return alerts
 }

@@ -440,22 +440,13 @@ func (e *Engine) advance(now time.Time, out *Output) {
 	}
 	e.watermark = wm
 	closed := e.win.Advance(wm)
-	for len(closed) > 0 {
-		n := 1
-		for n < len(closed) && closed[n].Bounds == closed[0].Bounds {
-			n++
-		}
-		group := closed[:n]
+	for group := range window.Windows(closed) {
 		slices.SortFunc(group, func(a, b window.Result[string, *liveWindow]) int {
-			if ca, cb := a.Acc.sum.Count(), b.Acc.sum.Count(); ca != cb {
-				return cb - ca
-			}
-			return strings.Compare(a.Key, b.Key)
+			return compareRows(a.Acc.sum.Count(), a.Key, b.Acc.sum.Count(), b.Key)
 		})
 		for _, r := range group {
 			e.publish(r.Acc, r.Bounds, StatusFinal, r.Bounds.End, out)
 		}
-		closed = closed[n:]
 	}
 }
 

@@ -155,10 +155,14 @@ func (s *firstSeenSet) values() []string {
 // SortRows puts the rows of one window in output order: Count descending,
 // then UserPrincipalName ascending (ordinal).
 func SortRows(rows []Row) {
-	slices.SortFunc(rows, func(a, b Row) int {
-		if a.Count != b.Count {
-			return b.Count - a.Count
-		}
-		return strings.Compare(a.UserPrincipalName, b.UserPrincipalName)
-	})
+	slices.SortFunc(rows, func(a, b Row) int { return compareRows(a.Count, a.UserPrincipalName, b.Count, b.UserPrincipalName) })
+}
+
+// compareRows orders result rows as the rule's `order by Count desc` does,
+// ties by UPN ascending so that the order is total.
+func compareRows(countA int, upnA string, countB int, upnB string) int {
+	if countA != countB {
+		return countB - countA
+	}
+	return strings.Compare(upnA, upnB)
 }

@@ -1,6 +1,7 @@
 package window
 
 import (
+	"iter"
 	"slices"
 	"time"
 )
@@ -169,6 +170,23 @@ func (t *Tumbling[K, A]) Each(fn func(key K, b Bounds, acc A, open bool)) {
 	for _, s := range t.closed {
 		for k, acc := range s.accs {
 			fn(k, s.bounds, acc, false)
+		}
+	}
+}
+
+// Windows splits results as Advance returns them (oldest window first, each
+// window's results together) into one slice per window, in order.
+func Windows[K comparable, A any](results []Result[K, A]) iter.Seq[[]Result[K, A]] {
+	return func(yield func([]Result[K, A]) bool) {
+		for len(results) > 0 {
+			n := 1
+			for n < len(results) && results[n].Bounds == results[0].Bounds {
+				n++
+			}
+			if !yield(results[:n]) {
+				return
+			}
+			results = results[n:]
 		}
 	}
 }

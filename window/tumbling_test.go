@@ -2,6 +2,7 @@ package window
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -130,5 +131,23 @@ func TestTumblingEach(t *testing.T) {
 	w.Each(func(k string, b Bounds, _ *counter, open bool) { seen[k] = open })
 	if len(seen) != 2 || seen["a"] || !seen["b"] {
 		t.Fatalf("seen = %v, want a retained and b open", seen)
+	}
+}
+
+func TestWindowsGroupsResultsByWindow(t *testing.T) {
+	w := New(Aligner{Size: time.Hour}, 0, newCounter)
+	w.Get("a", at(t, "09:10:00"))
+	w.Get("b", at(t, "09:20:00"))
+	w.Get("c", at(t, "10:10:00"))
+	var got []string
+	for group := range Windows(w.Advance(at(t, "12:00:00"))) {
+		keys := ""
+		for _, r := range group {
+			keys += r.Key
+		}
+		got = append(got, keys)
+	}
+	if strings.Join(got, "|") != "ab|c" {
+		t.Fatalf("groups = %v", got)
 	}
 }
