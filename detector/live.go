@@ -368,7 +368,7 @@ func (e *Engine) observe(p *partitionState, t, now time.Time) {
 // causes. It returns a reject reason when the sign-in cannot be held.
 func (e *Engine) apply(s *SignIn, tp stream.TopicPartition, offset int64, out *Output) string {
 	if e.win.OpenWindows() >= e.cfg.MaxWindows {
-		if _, ok := e.peek(s); !ok {
+		if _, ok := e.win.Lookup(s.UserPrincipalName, s.TimeGenerated); !ok {
 			e.stats.reject(ReasonStateFull, 1)
 			return ReasonStateFull
 		}
@@ -401,17 +401,6 @@ func (e *Engine) apply(s *SignIn, tp stream.TopicPartition, offset int64, out *O
 	return ""
 }
 
-// peek reports whether state for s's user and window exists already.
-func (e *Engine) peek(s *SignIn) (*liveWindow, bool) {
-	var found *liveWindow
-	end := e.win.Aligner().Of(s.TimeGenerated).End
-	e.win.Each(func(k string, b window.Bounds, w *liveWindow, _ bool) {
-		if k == s.UserPrincipalName && b.End.Equal(end) {
-			found = w
-		}
-	})
-	return found, found != nil
-}
 
 func (e *Engine) publish(w *liveWindow, b window.Bounds, status Status, tg time.Time, out *Output) {
 	w.revision++

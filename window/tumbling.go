@@ -190,3 +190,18 @@ func Windows[K comparable, A any](results []Result[K, A]) iter.Seq[[]Result[K, A
 		}
 	}
 }
+
+// Lookup returns the accumulator of key in the window holding ts, open or
+// retained, without creating one.
+func (t *Tumbling[K, A]) Lookup(key K, ts time.Time) (A, bool) {
+	end := t.align.Of(ts).End
+	for _, slots := range []map[time.Time]*slot[K, A]{t.open, t.closed} {
+		if s, ok := slots[end]; ok {
+			if acc, ok := s.accs[key]; ok {
+				return acc, true
+			}
+		}
+	}
+	var zero A
+	return zero, false
+}

@@ -151,3 +151,21 @@ func TestWindowsGroupsResultsByWindow(t *testing.T) {
 		t.Fatalf("groups = %v", got)
 	}
 }
+
+func TestTumblingLookup(t *testing.T) {
+	w := New(Aligner{Size: time.Hour}, time.Hour, newCounter)
+	w.Get("a", at(t, "09:10:00"))
+	if _, ok := w.Lookup("a", at(t, "09:59:00")); !ok {
+		t.Fatal("open window not found")
+	}
+	w.Advance(at(t, "10:30:00"))
+	if _, ok := w.Lookup("a", at(t, "09:20:00")); !ok {
+		t.Fatal("retained window not found")
+	}
+	if _, ok := w.Lookup("b", at(t, "09:20:00")); ok {
+		t.Fatal("a key never added was found")
+	}
+	if w.OpenWindows() != 0 {
+		t.Fatal("Lookup created state")
+	}
+}
