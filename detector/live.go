@@ -401,7 +401,6 @@ func (e *Engine) apply(s *SignIn, tp stream.TopicPartition, offset int64, out *O
 	return ""
 }
 
-
 func (e *Engine) publish(w *liveWindow, b window.Bounds, status Status, tg time.Time, out *Output) {
 	w.revision++
 	w.pending = false
