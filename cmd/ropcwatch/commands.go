@@ -35,6 +35,7 @@ func subcommands() []subcommand {
 		{"run", "consume sign-ins from Kafka or Event Hubs and produce alerts (the service)", runService},
 		{"demo", "run the whole pipeline on an in-process demo broker with generated attacks", runDemo},
 		{"config", "config check: print and validate the effective settings of run", runConfig},
+		{"replay", "produce recorded or generated sign-ins into a topic, paced and optionally shifted to now", runReplay},
 		{"detect", "evaluate the rule over a file of sign-ins (batch) and write alerts", runDetect},
 		{"generate", "write a deterministic stream of realistic sign-in records", runGenerate},
 		{"compare", "compare the result rows of an alert file with a truth file or another alert file", runCompare},

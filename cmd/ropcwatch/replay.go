@@ -1,0 +1,211 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ropcwatch/ropcwatch/detector"
+	"github.com/ropcwatch/ropcwatch/detector/synth"
+	"github.com/ropcwatch/ropcwatch/stream"
+)
+
+// runReplay is `ropcwatch replay`: recorded or generated sign-in streams
+// into a topic, paced, optionally shifted to the present.
+func runReplay(ctx context.Context, e env, args []string) int {
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	kafka := kafkaFlags(fs)
+	topic := fs.String("topic", "", "topic or event hub to write to (required)")
+	generate := fs.Int("generate", 0, "replay `N` generated records instead of files")
+	seed := fs.Uint64("seed", 1, "generator seed, with --generate")
+	rate := fs.Float64("rate", 0, "messages per second; 0 means as fast as possible")
+	speed := fs.Float64("speed", 0, "follow the event times at this speed-up (60 = an hour a minute); 0 means off")
+	shift := fs.Bool("shift-to-now", false, "move time, createdDateTime and TimeGenerated so that the first message happens now")
+	loop := fs.Int("loop", 1, "replay the sources `N` times")
+	progress := fs.Duration("progress", 2*time.Second, "progress line interval on stderr; 0 turns it off")
+	fs.Usage = func() {
+		fmt.Fprintln(e.stderr, "usage: ropcwatch replay --topic T [--brokers ...] [--rate N|--speed X] [--shift-to-now] [--loop N] (--generate N | FILE...)")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return usageError(err)
+	}
+	files := fs.Args()
+	switch {
+	case *topic == "":
+		fmt.Fprintln(e.stderr, "ropcwatch replay: --topic is required")
+		return exitFailure
+	case (*generate > 0) == (len(files) > 0):
+		fmt.Fprintln(e.stderr, "ropcwatch replay: give files to replay, or --generate N, not both")
+		return exitFailure
+	case *loop < 1 || *rate < 0 || *speed < 0:
+		fmt.Fprintln(e.stderr, "ropcwatch replay: --loop must be at least 1, --rate and --speed not negative")
+		return exitFailure
+	}
+	kcfg, err := kafka.config(e.getenv)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ropcwatch replay: %v\n", err)
+		return exitFailure
+	}
+	p, err := stream.NewProducer(stream.ProducerConfig{Kafka: kcfg, Linger: 10 * time.Millisecond, MaxBufferedRecords: 50000})
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ropcwatch replay: %v\n", err)
+		return exitFailure
+	}
+	defer p.Close()
+	r := &replayer{e: e, p: p, topic: *topic, pacer: stream.Pacer{Rate: *rate, Speed: *speed}, shift: *shift, start: time.Now()}
+	stop := func() {}
+	if *progress > 0 {
+		stop = r.report(*progress)
+	}
+	for range *loop {
+		if *generate > 0 {
+			err = r.generated(ctx, synth.Config{Records: *generate, Seed: *seed})
+		} else {
+			err = r.files(ctx, files)
+		}
+		if err != nil {
+			break
+		}
+	}
+	if ferr := p.Flush(context.WithoutCancel(ctx)); err == nil {
+		err = ferr
+	}
+	if err == nil {
+		err = r.err.Load()
+	}
+	stop()
+	r.line(e.stderr, "replayed")
+	if err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintf(e.stderr, "ropcwatch replay: %v\n", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+// replayer writes messages to the topic and counts them.
+type replayer struct {
+	e     env
+	p     *stream.Producer
+	topic string
+	pacer stream.Pacer
+	shift bool
+	by    time.Duration // the shift, fixed by the first message
+	start time.Time
+	sent  atomic.Int64
+	bytes atomic.Int64
+	err   atomicError
+}
+
+// atomicError keeps the first error stored, for produce callbacks.
+type atomicError struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (a *atomicError) Store(err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.err == nil {
+		a.err = err
+	}
+}
+
+func (a *atomicError) Load() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.err
+}
+
+func (r *replayer) files(ctx context.Context, paths []string) error {
+	for _, path := range paths {
+		in, err := stream.OpenInput(path, r.e.stdin)
+		if err != nil {
+			return err
+		}
+		err = r.lines(ctx, in)
+		in.Close()
+		if err != nil {
+			return fmt.Errorf("replay %s: %w", path, err)
+		}
+	}
+	return nil
+}
+
+func (r *replayer) generated(ctx context.Context, cfg synth.Config) error {
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := synth.Generate(ctx, cfg, pw)
+		pw.CloseWithError(err)
+	}()
+	defer pr.Close()
+	return r.lines(ctx, pr)
+}
+
+// lines replays one message per line.
+func (r *replayer) lines(ctx context.Context, in io.Reader) error {
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 0, 1<<20), 16<<20)
+	for sc.Scan() {
+		if err := r.err.Load(); err != nil {
+			return err
+		}
+		msg := sc.Bytes()
+		if len(msg) == 0 {
+			continue
+		}
+		et, _ := detector.EventTime(msg)
+		if r.shift {
+			if r.by == 0 && !et.IsZero() {
+				r.by = time.Since(et)
+			}
+			msg = detector.ShiftTimes(msg, r.by)
+		} else {
+			msg = append([]byte(nil), msg...)
+		}
+		if err := r.pacer.Wait(ctx, et); err != nil {
+			return err
+		}
+		r.p.Produce(ctx, stream.Record{Topic: r.topic, Value: msg}, func(_ stream.Record, err error) {
+			if err != nil {
+				r.err.Store(err)
+			}
+		})
+		r.sent.Add(1)
+		r.bytes.Add(int64(len(msg)))
+	}
+	return sc.Err()
+}
+
+// report prints a progress line every interval until stopped.
+func (r *replayer) report(every time.Duration) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				r.line(r.e.stderr, "replaying")
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+func (r *replayer) line(w io.Writer, what string) {
+	secs := time.Since(r.start).Seconds()
+	n, b := r.sent.Load(), r.bytes.Load()
+	fmt.Fprintf(w, "%s: %d messages, %.1f MB in %.1fs (%.0f messages/s, %.1f MB/s)\n", what, n, float64(b)/1e6, secs, float64(n)/secs, float64(b)/1e6/secs)
+}
