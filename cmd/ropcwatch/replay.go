@@ -30,6 +30,8 @@ func runReplay(ctx context.Context, e env, args []string) int {
 	shift := fs.Bool("shift-to-now", false, "move time, createdDateTime and TimeGenerated so that the first message happens now")
 	loop := fs.Int("loop", 1, "replay the sources `N` times")
 	progress := fs.Duration("progress", 2*time.Second, "progress line interval on stderr; 0 turns it off")
+	compression := fs.String("compression", "", "lz4, gzip or none; default lz4 (gzip for Event Hubs)")
+	linger := fs.Duration("linger", 10*time.Millisecond, "how long a batch waits for more messages")
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: ropcwatch replay --topic T [--brokers ...] [--rate N|--speed X] [--shift-to-now] [--loop N] (--generate N | FILE...)")
 		fs.PrintDefaults()
@@ -54,7 +56,7 @@ func runReplay(ctx context.Context, e env, args []string) int {
 		fmt.Fprintf(e.stderr, "ropcwatch replay: %v\n", err)
 		return exitFailure
 	}
-	p, err := stream.NewProducer(stream.ProducerConfig{Kafka: kcfg, Linger: 10 * time.Millisecond, MaxBufferedRecords: 50000})
+	p, err := stream.NewProducer(stream.ProducerConfig{Kafka: kcfg, Linger: *linger, MaxBufferedRecords: 50000, Compression: *compression})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "ropcwatch replay: %v\n", err)
 		return exitFailure

@@ -82,6 +82,7 @@ func TestReplayUsage(t *testing.T) {
 		{"replay", "--brokers", "127.0.0.1:1", "--topic", "t"},
 		{"replay", "--brokers", "127.0.0.1:1", "--topic", "t", "--generate", "5", "file.jsonl"},
 		{"replay", "--brokers", "127.0.0.1:1", "--topic", "t", "--generate", "5", "--loop", "0"},
+		{"replay", "--brokers", "127.0.0.1:1", "--topic", "t", "--generate", "5", "--compression", "zip"},
 	} {
 		if r := runCmd(t, "", args...); r.code != exitFailure {
 			t.Fatalf("%v: exit %d", args, r.code)
