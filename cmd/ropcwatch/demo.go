@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -81,8 +80,8 @@ func demo(ctx context.Context, e env, records int, seed uint64, duration time.Du
 	return err
 }
 
-// demoProduce writes generated sign-ins of the last 70 minutes, one
-// envelope per record, as Entra ID diagnostic settings send them.
+// demoProduce replays generated sign-ins of the last 70 minutes, as Entra
+// ID diagnostic settings send them.
 func demoProduce(ctx context.Context, e env, kcfg stream.KafkaConfig, records int, seed uint64) error {
 	p, err := stream.NewProducer(stream.ProducerConfig{Kafka: kcfg})
 	if err != nil {
@@ -90,35 +89,21 @@ func demoProduce(ctx context.Context, e env, kcfg stream.KafkaConfig, records in
 	}
 	defer p.Close()
 	span := 70 * time.Minute
-	pr, pw := io.Pipe()
-	var truth *synth.Truth
-	go func() {
-		var err error
-		truth, err = synth.Generate(ctx, synth.Config{
-			Records: records, Seed: seed, ROPCRate: 0.01,
-			Start: time.Now().UTC().Add(-span), Rate: float64(records) / span.Seconds(),
-		}, pw)
-		pw.CloseWithError(err)
-	}()
-	sc := bufio.NewScanner(pr)
-	sc.Buffer(nil, 2<<20)
-	n := 0
-	for sc.Scan() {
-		line := append([]byte(nil), sc.Bytes()...)
-		p.Produce(ctx, stream.Record{Topic: demoSignins, Value: line}, func(_ stream.Record, err error) {
-			if err != nil && ctx.Err() == nil {
-				fmt.Fprintf(e.stderr, "produce: %v\n", err)
-			}
-		})
-		n++
+	r := &replayer{e: e, p: p, topic: demoSignins, start: time.Now()}
+	truth, err := r.generated(ctx, synth.Config{
+		Records: records, Seed: seed, ROPCRate: 0.01,
+		Start: time.Now().UTC().Add(-span), Rate: float64(records) / span.Seconds(),
+	})
+	if err == nil {
+		err = p.Flush(ctx)
 	}
-	if err := sc.Err(); err != nil {
+	if err == nil {
+		err = r.err.Load()
+	}
+	if err != nil {
 		return err
 	}
-	if err := p.Flush(ctx); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "produced %d messages (%d sign-ins, %d of them qualifying ROPC) to %q\n", n, records, truth.Stats.Qualifying, demoSignins)
+	fmt.Fprintf(e.stdout, "produced %d messages (%d sign-ins, %d of them qualifying ROPC) to %q\n", r.sent.Load(), records, truth.Stats.Qualifying, demoSignins)
 	return nil
 }
 

@@ -69,7 +69,7 @@ func runReplay(ctx context.Context, e env, args []string) int {
 	}
 	for range *loop {
 		if *generate > 0 {
-			err = r.generated(ctx, synth.Config{Records: *generate, Seed: *seed})
+			_, err = r.generated(ctx, synth.Config{Records: *generate, Seed: *seed})
 		} else {
 			err = r.files(ctx, files)
 		}
@@ -141,14 +141,26 @@ func (r *replayer) files(ctx context.Context, paths []string) error {
 	return nil
 }
 
-func (r *replayer) generated(ctx context.Context, cfg synth.Config) error {
+// generated replays a generated stream and returns its truth.
+func (r *replayer) generated(ctx context.Context, cfg synth.Config) (*synth.Truth, error) {
 	pr, pw := io.Pipe()
+	type result struct {
+		truth *synth.Truth
+		err   error
+	}
+	done := make(chan result, 1)
 	go func() {
-		_, err := synth.Generate(ctx, cfg, pw)
+		truth, err := synth.Generate(ctx, cfg, pw)
 		pw.CloseWithError(err)
+		done <- result{truth, err}
 	}()
-	defer pr.Close()
-	return r.lines(ctx, pr)
+	err := r.lines(ctx, pr)
+	pr.CloseWithError(err) // stops the generator if replaying failed
+	g := <-done
+	if err == nil {
+		err = g.err
+	}
+	return g.truth, err
 }
 
 // lines replays one message per line.
