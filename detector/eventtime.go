@@ -19,16 +19,23 @@ func rawEventTime(msg []byte) (time.Time, bool) {
 		if i < 0 {
 			continue
 		}
-		v := msg[i+len(key):]
-		end := bytes.IndexByte(v[:min(len(v), 40)], '"')
-		if end < 0 {
-			return time.Time{}, false
-		}
-		t, err := time.Parse(time.RFC3339Nano, string(v[:end]))
-		if err != nil || t.Before(minTime) || !t.Before(maxTime) {
+		t, _, ok := timeValue(msg[i+len(key):])
+		if !ok || t.Before(minTime) || !t.Before(maxTime) {
 			return time.Time{}, false
 		}
 		return t, true
 	}
 	return time.Time{}, false
+}
+
+// timeValue parses the RFC 3339 string value that v starts with (the bytes
+// after its opening quote) and returns it with the index of its closing
+// quote.
+func timeValue(v []byte) (t time.Time, end int, ok bool) {
+	end = bytes.IndexByte(v[:min(len(v), 40)], '"')
+	if end < 0 {
+		return time.Time{}, -1, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(v[:end]))
+	return t, end, err == nil
 }

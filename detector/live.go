@@ -322,7 +322,6 @@ func (e *Engine) absorb(rec stream.Record, events []SignIn, rejected []Rejected,
 	}
 	p.lastArrival, p.next, e.last = now, rec.Offset+1, now
 	e.cause = rec.Timestamp
-	defer func() { e.cause = time.Time{} }()
 	if s.hasTime {
 		e.observe(p, s.time, now)
 	}
@@ -346,6 +345,7 @@ func (e *Engine) absorb(rec stream.Record, events []SignIn, rejected []Rejected,
 			"qualifying sign-in for a window no longer held: "+strings.Join(refused, ","), rec.Value))
 	}
 	e.advance(now, out)
+	e.cause = time.Time{} // closes by Tick have no causing record
 }
 
 // Tick advances the watermark by the wall clock: windows close under total

@@ -27,12 +27,8 @@ func ShiftTimes(msg []byte, d time.Duration) []byte {
 		start := i + len(key)
 		out = append(out, rest[:start]...)
 		rest = rest[start:]
-		end := bytes.IndexByte(rest[:min(len(rest), 40)], '"')
-		if end < 0 {
-			continue
-		}
-		t, err := time.Parse(time.RFC3339Nano, string(rest[:end]))
-		if err != nil {
+		t, end, ok := timeValue(rest)
+		if !ok {
 			continue
 		}
 		layout := "2006-01-02T15:04:05.0000000Z07:00"
