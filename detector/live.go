@@ -125,9 +125,6 @@ func (o *Output) Reset() {
 	o.DeadLetters = o.DeadLetters[:0]
 }
 
-// Empty reports whether there is nothing to publish.
-func (o *Output) Empty() bool { return len(o.Alerts)+len(o.Incidents)+len(o.DeadLetters) == 0 }
-
 // Engine is the streaming detector's state: windows per user, the alert
 // lifecycle of SPEC section 4, the watermark of section 3, and what offsets
 // are safe to commit. It does no I/O and one goroutine owns it. Its output
@@ -497,9 +494,4 @@ func (e *Engine) deadLetter(rec stream.Record, reason, detail string, raw []byte
 		Reason: reason, Detail: detail, Source: rec.Topic, Partition: rec.Partition,
 		Position: rec.Offset, Raw: raw, Size: int64(len(raw)),
 	}
-}
-
-// String describes the engine's progress for logs.
-func (e *Engine) String() string {
-	return fmt.Sprintf("watermark %s, %d open windows, %d partitions", e.watermark.Format(time.RFC3339), e.win.OpenWindows(), len(e.parts))
 }

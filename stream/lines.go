@@ -150,13 +150,3 @@ func (c *LineChunker) discardLine(buf []byte) (Oversized, error) {
 	}
 	return o, nil
 }
-
-// CountLines returns the number of lines in chunk data: newlines, plus one
-// for a final line without a newline.
-func CountLines(data []byte) int {
-	n := bytes.Count(data, []byte{'\n'})
-	if len(data) > 0 && data[len(data)-1] != '\n' {
-		n++
-	}
-	return n
-}

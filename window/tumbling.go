@@ -146,19 +146,6 @@ func (t *Tumbling[K, A]) OpenWindows() int {
 	return n
 }
 
-// OldestOpenEnd returns the end of the oldest open window, and false when
-// none is open. A caller uses it to force closes when the input goes quiet.
-func (t *Tumbling[K, A]) OldestOpenEnd() (time.Time, bool) {
-	var oldest time.Time
-	found := false
-	for end := range t.open {
-		if !found || end.Before(oldest) {
-			oldest, found = end, true
-		}
-	}
-	return oldest, found
-}
-
 // Each calls fn for every accumulator held, open or retained, in no
 // particular order. fn must not add or close windows.
 func (t *Tumbling[K, A]) Each(fn func(key K, b Bounds, acc A, open bool)) {
