@@ -240,9 +240,7 @@ func TestEngineFinalRowsMatchBatch(t *testing.T) {
 	var finals []synth.TruthRow
 	for _, a := range f.out.Alerts {
 		if a.Status == StatusFinal {
-			r := a.Result
-			finals = append(finals, synth.TruthRow{WindowEnd: a.WindowEnd, UserPrincipalName: r.UserPrincipalName, Count: r.Count,
-				IPs: r.IPs, Countries: r.Countries, Apps: r.Apps, FirstSeen: r.FirstSeen, LastSeen: r.LastSeen, IPAddress: r.IPAddress})
+			finals = append(finals, truthRow(a))
 		}
 	}
 	// The generated stream is a few seconds out of order at most, well
@@ -408,9 +406,7 @@ func TestEngineReloadUnderLoadLosesNothing(t *testing.T) {
 	for _, a := range f.out.Alerts {
 		versions[a.ConfigVersion]++
 		if a.Status == StatusFinal {
-			r := a.Result
-			finals = append(finals, synth.TruthRow{WindowEnd: a.WindowEnd, UserPrincipalName: r.UserPrincipalName, Count: r.Count,
-				IPs: r.IPs, Countries: r.Countries, Apps: r.Apps, FirstSeen: r.FirstSeen, LastSeen: r.LastSeen, IPAddress: r.IPAddress})
+			finals = append(finals, truthRow(a))
 		}
 	}
 	if d := synth.Compare(truth.Rows, finals); !d.Empty() {
@@ -419,4 +415,11 @@ func TestEngineReloadUnderLoadLosesNothing(t *testing.T) {
 	if versions["before"] == 0 || versions["after"] == 0 {
 		t.Fatalf("alerts by version: %v", versions)
 	}
+}
+
+// truthRow is an alert's result row in the generator's terms.
+func truthRow(a Alert) synth.TruthRow {
+	r := a.Result
+	return synth.TruthRow{WindowEnd: a.WindowEnd, UserPrincipalName: r.UserPrincipalName, Count: r.Count,
+		IPs: r.IPs, Countries: r.Countries, Apps: r.Apps, FirstSeen: r.FirstSeen, LastSeen: r.LastSeen, IPAddress: r.IPAddress}
 }
