@@ -3,10 +3,8 @@ package detector
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ropcwatch/ropcwatch/stream"
@@ -130,22 +128,38 @@ func (o *Output) Reset() {
 // are safe to commit. It does no I/O and one goroutine owns it. Its output
 // is a function of the records in the order given (and, for windows closed
 // by silence, of the wall clock), so replaying one partition's records
-// re-creates the same alert revisions.
+// re-creates the same alert revisions. It suits input keyed by user (or a
+// single instance); Router and Shard scale out unkeyed input.
 type Engine struct {
-	cfg      LiveConfig
-	sc       Scanner
-	win      *window.Tumbling[string, *liveWindow]
-	emit     *Emitter
+	*shared
+	lc       lifecycle
 	parts    map[stream.TopicPartition]*partitionState
-	findings Findings
-	// workerFindings are reused by IngestBatch, one per scanning goroutine.
-	workerFindings []Findings
-	stats          Stats
-	watermark      time.Time // windows ending at or before it are closed
-	cause          time.Time // Kafka timestamp of the record being absorbed
-	version        string    // of the configuration, recorded in every alert
-	last           time.Time // wall time of the latest record
-	maxEvent       time.Time // latest event time seen on any partition
+	scanning scanning
+	last     time.Time // wall time of the latest record
+	maxEvent time.Time // latest event time seen on any partition
+}
+
+// shared is what the parts of one detector have in common: configuration,
+// the scanner, the emitter (and its incidents), counts and the version of
+// the configuration recorded in every alert.
+type shared struct {
+	cfg     LiveConfig
+	sc      Scanner
+	emit    *Emitter
+	stats   Stats
+	version string
+}
+
+func newShared(cfg LiveConfig) (*shared, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	return &shared{
+		cfg:  cfg,
+		sc:   Scanner{Rule: cfg.Rule, Allowlist: cfg.Allowlist, FullDecode: cfg.FullDecode, MaxMessageBytes: cfg.MaxMessageBytes},
+		emit: NewEmitter(cfg.Rule, cfg.Now),
+	}, nil
 }
 
 // partitionState tracks one assigned partition.
@@ -155,40 +169,20 @@ type partitionState struct {
 	next        int64     // offset after the latest record; -1 before any
 }
 
-// liveWindow is one user's window and its alert lifecycle.
-type liveWindow struct {
-	sum        *Summary
-	revision   int       // of the latest emitted revision; 0 before the early alert
-	lastUpdate time.Time // event time of the latest early or update revision
-	pending    bool      // a set grew since the latest revision
-	// pins holds, per partition, the first offset that contributed: the
-	// partition's commit may not pass it while the state lives in memory.
-	pins map[stream.TopicPartition]int64
-}
-
 // NewEngine returns an engine; cfg must be valid.
 func NewEngine(cfg LiveConfig) (*Engine, error) {
-	if err := cfg.Validate(); err != nil {
+	sh, err := newShared(cfg)
+	if err != nil {
 		return nil, err
 	}
-	cfg = cfg.withDefaults()
-	align := window.Aligner{Size: cfg.Rule.QueryPeriod, Offset: cfg.WindowOffset}
-	return &Engine{
-		cfg: cfg,
-		sc:  Scanner{Rule: cfg.Rule, Allowlist: cfg.Allowlist, FullDecode: cfg.FullDecode, MaxMessageBytes: cfg.MaxMessageBytes},
-		win: window.New(align, cfg.Retention, func(upn string, _ window.Bounds) *liveWindow {
-			return &liveWindow{sum: NewSummary(upn, cfg.Limits), pins: make(map[stream.TopicPartition]int64, 1)}
-		}),
-		emit:  NewEmitter(cfg.Rule, cfg.Now),
-		parts: make(map[stream.TopicPartition]*partitionState),
-	}, nil
+	return &Engine{shared: sh, lc: newLifecycle(sh), parts: make(map[stream.TopicPartition]*partitionState)}, nil
 }
 
 // Reconfigure swaps the rule and the network allowlist while keeping every
 // window: later sign-ins are evaluated with the new lists, and alerts name
 // the new version. A rule that changes the window size, the rule id or the
 // aggregation is refused: windows already open were cut by the old one.
-func (e *Engine) Reconfigure(c Config) error {
+func (e *shared) Reconfigure(c Config) error {
 	old := e.cfg.Rule
 	switch {
 	case c.Rule == nil:
@@ -208,16 +202,16 @@ func (e *Engine) Reconfigure(c Config) error {
 }
 
 // SetVersion names the configuration the engine started with.
-func (e *Engine) SetVersion(v string) { e.version = v }
+func (e *shared) SetVersion(v string) { e.version = v }
 
 // Stats returns the counts so far.
-func (e *Engine) Stats() *Stats { return &e.stats }
+func (e *shared) Stats() *Stats { return &e.stats }
 
 // Watermark returns the time through which windows are closed.
-func (e *Engine) Watermark() time.Time { return e.watermark }
+func (e *Engine) Watermark() time.Time { return e.lc.watermark }
 
 // OpenWindows returns the number of open (user, window) states.
-func (e *Engine) OpenWindows() int { return e.win.OpenWindows() }
+func (e *Engine) OpenWindows() int { return e.lc.win.OpenWindows() }
 
 // Assign starts tracking partitions; records of unassigned partitions are
 // tracked on first sight too.
@@ -240,72 +234,19 @@ func (e *Engine) Revoke(tps ...stream.TopicPartition) {
 
 // Ingest evaluates one consumed record and adds what it produces to out.
 func (e *Engine) Ingest(rec stream.Record, out *Output) {
-	f := &e.findings
-	f.Reset()
-	s := e.scan(rec.Value, f)
-	e.stats.Add(&f.Stats)
-	e.absorb(rec, f.Events, f.Rejected, s, out)
-}
-
-// scanned is what scanning one record found: where its events and rejects
-// sit in its worker's Findings, and its raw event time.
-type scanned struct {
-	worker              int
-	events, events2     int
-	rejected, rejected2 int
-	time                time.Time
-	hasTime             bool
-}
-
-// scan scans one message into f and notes its event time.
-func (e *Engine) scan(value []byte, f *Findings) scanned {
-	s := scanned{events: len(f.Events), rejected: len(f.Rejected)}
-	e.sc.Scan(value, 0, f)
-	s.events2, s.rejected2 = len(f.Events), len(f.Rejected)
-	s.time, s.hasTime = rawEventTime(value)
-	return s
+	e.scanning.one(e.shared, rec, func(rec stream.Record, events []SignIn, rejected []Rejected, s scanned) {
+		e.absorb(rec, events, rejected, s, out)
+	})
 }
 
 // IngestBatch is Ingest for many records: it scans them in parallel on up
 // to GOMAXPROCS goroutines (the Scanner is read-only), then applies them to
 // the windows one by one in order, so the result is Ingest's.
 func (e *Engine) IngestBatch(recs []stream.Record, out *Output) {
-	workers := min(runtime.GOMAXPROCS(0), len(recs)/minRecordsPerWorker)
-	if workers <= 1 {
-		for _, r := range recs {
-			e.Ingest(r, out)
-		}
-		return
-	}
-	if len(e.workerFindings) < workers {
-		e.workerFindings = make([]Findings, workers)
-	}
-	results := make([]scanned, len(recs))
-	var wg sync.WaitGroup
-	for w := range workers {
-		f := &e.workerFindings[w]
-		f.Reset()
-		lo, hi := w*len(recs)/workers, (w+1)*len(recs)/workers
-		wg.Go(func() {
-			for i := lo; i < hi; i++ {
-				results[i] = e.scan(recs[i].Value, f)
-				results[i].worker = w
-			}
-		})
-	}
-	wg.Wait()
-	for w := range workers {
-		e.stats.Add(&e.workerFindings[w].Stats)
-	}
-	for i, r := range results {
-		f := &e.workerFindings[r.worker]
-		e.absorb(recs[i], f.Events[r.events:r.events2], f.Rejected[r.rejected:r.rejected2], r, out)
-	}
+	e.scanning.all(e.shared, recs, func(rec stream.Record, events []SignIn, rejected []Rejected, s scanned) {
+		e.absorb(rec, events, rejected, s, out)
+	})
 }
-
-// minRecordsPerWorker keeps small batches on the calling goroutine, where
-// starting goroutines would cost more than it saves.
-const minRecordsPerWorker = 64
 
 // absorb applies one scanned record: partition progress, dead letters, and
 // its qualifying sign-ins to their windows.
@@ -318,19 +259,19 @@ func (e *Engine) absorb(rec stream.Record, events []SignIn, rejected []Rejected,
 		e.parts[tp] = p
 	}
 	p.lastArrival, p.next, e.last = now, rec.Offset+1, now
-	e.cause = rec.Timestamp
+	e.lc.cause = rec.Timestamp
 	if s.hasTime {
 		e.observe(p, s.time, now)
 	}
 	for _, rej := range rejected {
 		// The dead letter keeps the whole message: the original bytes.
-		out.DeadLetters = append(out.DeadLetters, e.deadLetter(rec, rej.Reason, rej.Detail, rec.Value))
+		out.DeadLetters = append(out.DeadLetters, deadLetter(rec, rej.Reason, rej.Detail, rec.Value))
 	}
 	var refused []string
 	for i := range events {
 		ev := &events[i]
 		e.observe(p, ev.TimeGenerated, now)
-		if reason := e.apply(ev, tp, rec.Offset, out); reason != "" {
+		if reason := e.lc.apply(ev, tp, rec.Offset, out); reason != "" {
 			refused = append(refused, reason)
 		}
 	}
@@ -338,11 +279,11 @@ func (e *Engine) absorb(rec stream.Record, events []SignIn, rejected []Rejected,
 		// One dead letter per message, whatever the number of its records.
 		slices.Sort(refused)
 		refused = slices.Compact(refused)
-		out.DeadLetters = append(out.DeadLetters, e.deadLetter(rec, refused[0],
+		out.DeadLetters = append(out.DeadLetters, deadLetter(rec, refused[0],
 			"qualifying sign-in for a window no longer held: "+strings.Join(refused, ","), rec.Value))
 	}
 	e.advance(now, out)
-	e.cause = time.Time{} // closes by Tick have no causing record
+	e.lc.cause = time.Time{} // closes by Tick have no causing record
 }
 
 // Tick advances the watermark by the wall clock: windows close under total
@@ -361,77 +302,10 @@ func (e *Engine) observe(p *partitionState, t, now time.Time) {
 	}
 }
 
-// apply adds one qualifying sign-in to its window and emits the revision it
-// causes. It returns a reject reason when the sign-in cannot be held.
-func (e *Engine) apply(s *SignIn, tp stream.TopicPartition, offset int64, out *Output) string {
-	if e.win.OpenWindows() >= e.cfg.MaxWindows {
-		if _, ok := e.win.Lookup(s.UserPrincipalName, s.TimeGenerated); !ok {
-			e.stats.reject(ReasonStateFull, 1)
-			return ReasonStateFull
-		}
-	}
-	w, b, late, _ := e.win.Get(s.UserPrincipalName, s.TimeGenerated)
-	if late == window.Expired {
-		e.stats.reject(ReasonTooLate, 1)
-		return ReasonTooLate
-	}
-	if _, ok := w.pins[tp]; !ok {
-		w.pins[tp] = offset
-	}
-	change := w.sum.Add(s)
-	switch {
-	case change == Duplicate:
-		e.stats.Duplicates++
-	case late == window.Late:
-		e.stats.Late++
-		e.publish(w, b, StatusAmended, s.TimeGenerated, out)
-	case w.revision == 0:
-		e.publish(w, b, StatusEarly, s.TimeGenerated, out)
-		w.lastUpdate = s.TimeGenerated
-	default:
-		w.pending = w.pending || change == Grew
-		if w.pending && !s.TimeGenerated.Before(w.lastUpdate.Add(e.cfg.UpdateInterval)) {
-			e.publish(w, b, StatusUpdate, s.TimeGenerated, out)
-			w.lastUpdate = s.TimeGenerated
-		}
-	}
-	return ""
-}
-
-func (e *Engine) publish(w *liveWindow, b window.Bounds, status Status, tg time.Time, out *Output) {
-	w.revision++
-	w.pending = false
-	a := e.emit.Revision(b, w.sum, status, w.revision, tg)
-	a.ConfigVersion = e.version
-	out.Alerts = append(out.Alerts, a)
-	out.Causes = append(out.Causes, e.cause)
-	if w.revision == 1 && a.IncidentId != "" {
-		if inc, ok := e.emit.Incidents().Snapshot(a.IncidentId); ok {
-			out.Incidents = append(out.Incidents, inc)
-		}
-	}
-}
-
-// advance moves the watermark and emits the final alerts of the windows it
-// closes, oldest window first, rows by Count desc then UPN.
+// advance moves the watermark by the event-time progress of the partitions.
 func (e *Engine) advance(now time.Time, out *Output) {
-	event, ok := e.eventTimeProgress(now)
-	if !ok {
-		return
-	}
-	wm := event.Add(-e.cfg.Lateness)
-	if !wm.After(e.watermark) {
-		return
-	}
-	e.watermark = wm
-	closed := e.win.Advance(wm)
-	for group := range window.Windows(closed) {
-		slices.SortFunc(group, func(a, b window.Result[string, *liveWindow]) int {
-			return compareRows(a.Acc.sum.Count(), a.Key, b.Acc.sum.Count(), b.Key)
-		})
-		for _, r := range group {
-			e.publish(r.Acc, r.Bounds, StatusFinal, r.Bounds.End, out)
-		}
+	if event, ok := e.eventTimeProgress(now); ok {
+		e.lc.close(event.Add(-e.cfg.Lateness), out)
 	}
 }
 
@@ -479,17 +353,11 @@ func (e *Engine) Committable() map[stream.TopicPartition]int64 {
 			out[tp] = p.next
 		}
 	}
-	e.win.Each(func(_ string, _ window.Bounds, w *liveWindow, _ bool) {
-		for tp, off := range w.pins {
-			if cur, ok := out[tp]; ok && off < cur {
-				out[tp] = off
-			}
-		}
-	})
+	e.lc.pinned(out)
 	return out
 }
 
-func (e *Engine) deadLetter(rec stream.Record, reason, detail string, raw []byte) stream.DeadLetter {
+func deadLetter(rec stream.Record, reason, detail string, raw []byte) stream.DeadLetter {
 	return stream.DeadLetter{
 		Reason: reason, Detail: detail, Source: rec.Topic, Partition: rec.Partition,
 		Position: rec.Offset, Raw: raw, Size: int64(len(raw)),

@@ -71,11 +71,21 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 // observe brings the metrics up to date with the engine after a batch. It
 // runs on the goroutine that owns the engine.
+// observe updates the metrics from an Engine.
 func (m *Metrics) observe(e *Engine) {
 	if m == nil {
 		return
 	}
-	st := e.Stats()
+	progress := make(map[stream.TopicPartition]time.Time, len(e.parts))
+	for tp, p := range e.parts {
+		progress[tp] = p.maxEvent
+	}
+	m.update(e.Stats(), e.OpenWindows(), e.Watermark(), progress)
+}
+
+// update sets the metrics from counts, open windows, the watermark and the
+// event-time progress of input partitions.
+func (m *Metrics) update(st *Stats, open int, watermark time.Time, progress map[stream.TopicPartition]time.Time) {
 	m.messages.Add(float64(st.Messages - m.last.Messages))
 	m.bytes.Add(float64(st.Bytes - m.last.Bytes))
 	m.prefiltered.Add(float64(st.Prefiltered - m.last.Prefiltered))
@@ -99,13 +109,13 @@ func (m *Metrics) observe(e *Engine) {
 	for k, v := range st.Rejected {
 		m.last.Rejected[k] = v
 	}
-	m.openWindows.Set(float64(e.OpenWindows()))
-	if wm := e.Watermark(); !wm.IsZero() {
-		m.watermark.Set(float64(wm.UnixNano()) / 1e9)
+	m.openWindows.Set(float64(open))
+	if !watermark.IsZero() {
+		m.watermark.Set(float64(watermark.UnixNano()) / 1e9)
 	}
-	for tp, p := range e.parts {
-		if !p.maxEvent.IsZero() {
-			m.partitionET.WithLabelValues(tp.Topic, strconv.Itoa(int(tp.Partition))).Set(float64(p.maxEvent.UnixNano()) / 1e9)
+	for tp, t := range progress {
+		if !t.IsZero() {
+			m.partitionET.WithLabelValues(tp.Topic, strconv.Itoa(int(tp.Partition))).Set(float64(t.UnixNano()) / 1e9)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -46,6 +47,39 @@ type ServiceConfig struct {
 	// allowlist) to apply between two polls without losing window state;
 	// one that cannot apply is logged and the previous one kept.
 	Reload <-chan Config
+	// Scale, when set, runs the detector as a Router and Shards over an
+	// internal repartition topic, so that per-user windows stay exact
+	// across instances when the input is not keyed by user. Nil runs one
+	// Engine over the input: right for input keyed by user.
+	Scale *ScaleConfig
+	// ExactlyOnce commits alerts, incidents, dead letters, internal records
+	// and consumed offsets in one Kafka transaction per batch; it needs
+	// Scale and a TransactionalID, and brokers with transactions (not
+	// Event Hubs Standard).
+	ExactlyOnce     bool
+	TransactionalID string
+}
+
+// ScaleConfig names the internal topics of a scaled-out detector.
+type ScaleConfig struct {
+	// RepartitionTopic carries qualifying sign-ins keyed by user and
+	// progress markers; StateTopic (compacted) what rebuilds a shard.
+	RepartitionTopic, StateTopic string
+	// Partitions of both internal topics when they are created; zero
+	// means the largest partition count of the input topics. It bounds
+	// the number of instances that share the windows.
+	Partitions int32
+	// CreateTopics creates the internal topics when missing; without it
+	// they must exist (Event Hubs Standard cannot create them).
+	CreateTopics bool
+	// MarkerInterval is how often progress markers are sent; zero means
+	// 100ms.
+	MarkerInterval time.Duration
+}
+
+// ScaleTopics returns the internal topic names of a consumer group.
+func ScaleTopics(group string) (repartition, state string) {
+	return group + "-repartition", group + "-state"
 }
 
 func (c ServiceConfig) withDefaults() ServiceConfig {
@@ -60,6 +94,11 @@ func (c ServiceConfig) withDefaults() ServiceConfig {
 	}
 	if c.Format == "" {
 		c.Format = FormatSentinel
+	}
+	if c.Scale != nil && c.Scale.MarkerInterval <= 0 {
+		scale := *c.Scale
+		scale.MarkerInterval = 100 * time.Millisecond
+		c.Scale = &scale
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -78,6 +117,12 @@ func (c ServiceConfig) Validate() error {
 	if err := c.Consumer.Validate(); err != nil {
 		return err
 	}
+	if sc := c.Scale; sc != nil && (sc.RepartitionTopic == "" || sc.StateTopic == "") {
+		return errors.New("run: scaling out needs a repartition topic and a state topic")
+	}
+	if c.ExactlyOnce && (c.Scale == nil || c.TransactionalID == "") {
+		return errors.New("run: exactly once needs the repartition step and a transactional id (the instance id)")
+	}
 	return c.Producer.Validate()
 }
 
@@ -86,17 +131,18 @@ func (c ServiceConfig) Validate() error {
 type service struct {
 	cfg      ServiceConfig
 	log      *slog.Logger
-	producer *stream.Producer
+	producer *stream.Producer // nil with ExactlyOnce: the consumer produces
 	consumer *stream.Consumer
+	ctx      context.Context // of the run, for produce calls from hooks
 
 	mu         sync.Mutex
-	engine     *Engine
+	pipe       pipeline
 	out        Output
 	lastCommit time.Time
 
 	// commits carries offset snapshots from the poll loop to the committer
 	// goroutine, so the loop never waits on a flush or a commit round trip.
-	commits chan map[stream.TopicPartition]int64
+	commits chan commit
 	// cmu serialises deliveries; committed and revoked are guarded by it.
 	cmu       sync.Mutex
 	committed map[stream.TopicPartition]int64
@@ -104,6 +150,29 @@ type service struct {
 
 	errOnce sync.Once
 	failed  chan error // the first produce or commit failure; the loop stops on it
+}
+
+// commit is what a delivery makes durable: state records, then offsets.
+type commit struct {
+	offsets map[stream.TopicPartition]int64
+	states  []stream.Record
+}
+
+// pipeline is the detector a service drives: an Engine (engine.go) or a
+// Router with its Shards (scaled.go).
+type pipeline interface {
+	// base is the configuration, emitter and counts.
+	base() *shared
+	// process evaluates a polled batch, adding its output to out.
+	process(batch stream.Batch, out *Output)
+	// tick does what the wall clock alone causes.
+	tick(out *Output)
+	// commit returns the offsets that may be committed and the state
+	// records to make durable first, of the partitions in only when given.
+	commit(only []stream.TopicPartition) commit
+	assign(ctx context.Context, tps []stream.TopicPartition) error
+	revoke(tps []stream.TopicPartition)
+	observe(m *Metrics)
 }
 
 // RunService consumes sign-ins and produces alerts until ctx is done, then
@@ -114,26 +183,44 @@ type service struct {
 // and dead letter they led to is acknowledged by the brokers, and never
 // past a record whose effect lives only in window state. After a crash the
 // records since the last commit are replayed, re-creating the same alert
-// revisions (duplicates that differ only in ProcessedAt).
+// revisions (duplicates that differ only in ProcessedAt). With ExactlyOnce,
+// output and offsets commit in one transaction: a read_committed consumer
+// sees each revision once.
 func RunService(ctx context.Context, cfg ServiceConfig) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	cfg = cfg.withDefaults()
-	engine, err := NewEngine(cfg.Live)
-	if err != nil {
-		return err
+	if cfg.Scale != nil {
+		cfg.Producer.ManualTopics = append(slices.Clone(cfg.Producer.ManualTopics), cfg.Scale.RepartitionTopic, cfg.Scale.StateTopic)
 	}
-	engine.SetVersion(cfg.ConfigVersion)
-	producer, err := stream.NewProducer(cfg.Producer)
-	if err != nil {
-		return err
-	}
-	defer producer.Close()
 	s := &service{
-		cfg: cfg, log: cfg.Logger, producer: producer, engine: engine,
+		cfg: cfg, log: cfg.Logger, ctx: ctx,
 		committed: make(map[stream.TopicPartition]int64), revokedTP: make(map[stream.TopicPartition]bool),
-		commits: make(chan map[stream.TopicPartition]int64, 1), failed: make(chan error, 1),
+		commits: make(chan commit, 1), failed: make(chan error, 1),
+	}
+	var err error
+	if cfg.Scale != nil {
+		s.pipe, err = newScaled(ctx, s)
+	} else {
+		s.pipe, err = newEngine(cfg.Live)
+	}
+	if err != nil {
+		return err
+	}
+	s.pipe.base().SetVersion(cfg.ConfigVersion)
+	consumer := cfg.Consumer
+	if cfg.Scale != nil {
+		consumer.Topics = append(slices.Clone(consumer.Topics), cfg.Scale.RepartitionTopic)
+	}
+	if cfg.ExactlyOnce {
+		consumer.Transactions = &stream.TransactionConfig{ID: cfg.TransactionalID, Producer: cfg.Producer}
+	} else {
+		s.producer, err = stream.NewProducer(cfg.Producer)
+		if err != nil {
+			return err
+		}
+		defer s.producer.Close()
 	}
 	if cfg.DeadLetterTopic == "" {
 		s.log.Warn("no dead-letter topic: rejected records are counted and logged, not kept")
@@ -142,16 +229,17 @@ func RunService(ctx context.Context, cfg ServiceConfig) error {
 		// Detection matters more than incident ids: run on, and say so.
 		s.log.Warn("incidents not restored; alerts replayed after this restart may name new incidents", "error", err)
 	}
-	s.consumer, err = stream.NewConsumer(cfg.Consumer, stream.PartitionHooks{Assigned: s.assigned, Revoked: s.revoked})
+	s.consumer, err = stream.NewConsumer(consumer, stream.PartitionHooks{Assigned: s.assigned, Revoked: s.revoked})
 	if err != nil {
 		return err
 	}
-	s.log.Info("detector started", "topics", cfg.Consumer.Topics, "group", cfg.Consumer.Group, "alerts_topic", cfg.AlertsTopic)
+	s.log.Info("detector started", "topics", cfg.Consumer.Topics, "group", cfg.Consumer.Group, "alerts_topic", cfg.AlertsTopic,
+		"scaled_out", cfg.Scale != nil, "exactly_once", cfg.ExactlyOnce)
 	committer := make(chan struct{})
 	go func() {
 		defer close(committer)
-		for offsets := range s.commits {
-			if err := s.deliver(context.WithoutCancel(ctx), offsets); err != nil {
+		for c := range s.commits {
+			if err := s.deliver(context.WithoutCancel(ctx), c); err != nil {
 				s.fail(err)
 			}
 		}
@@ -161,14 +249,21 @@ func RunService(ctx context.Context, cfg ServiceConfig) error {
 	<-committer
 	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
-	if runErr == nil {
+	switch {
+	case cfg.ExactlyOnce && runErr != nil:
+		// A transaction left open would hold back every read_committed
+		// reader until the brokers time it out.
+		if _, err := s.consumer.End(shutdown, false); err != nil {
+			s.log.Warn("open transaction not aborted; the brokers abort it after the transaction timeout", "error", err)
+		}
+	case runErr == nil && !cfg.ExactlyOnce:
 		s.mu.Lock()
-		runErr = s.deliver(shutdown, s.snapshot(nil))
+		runErr = s.deliver(shutdown, s.pipe.commit(nil))
 		s.mu.Unlock()
 	}
 	cfg.Metrics.SetReady(false)
 	s.consumer.Close(shutdown)
-	st := engine.Stats()
+	st := s.pipe.base().Stats()
 	s.log.Info("detector stopped", "messages", st.Messages, "qualifying", st.Verdicts[Match], "rejected", st.RejectedTotal(), "error", runErr)
 	return runErr
 }
@@ -182,7 +277,7 @@ func (s *service) restoreIncidents(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
 	defer cancel()
-	incidents := s.engine.emit.Incidents()
+	incidents := s.pipe.base().emit.Incidents()
 	n := 0
 	err := stream.ReadAll(ctx, s.cfg.Producer.Kafka, s.cfg.IncidentsTopic, func(r stream.Record) error {
 		var inc Incident
@@ -210,10 +305,21 @@ func (s *service) loop(ctx context.Context) error {
 			return err
 		default:
 		}
+		if s.cfg.ExactlyOnce {
+			if err := s.consumer.Begin(); err != nil {
+				return err
+			}
+		}
 		pollCtx, cancel := context.WithTimeout(ctx, s.cfg.TickInterval)
 		batch, err := s.consumer.Poll(pollCtx)
 		cancel()
 		if ctx.Err() != nil {
+			if s.cfg.ExactlyOnce {
+				// The batch is not processed: abort, so that its offsets
+				// are not committed.
+				_, err := s.consumer.End(context.WithoutCancel(ctx), false)
+				return err
+			}
 			return nil
 		}
 		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
@@ -221,27 +327,56 @@ func (s *service) loop(ctx context.Context) error {
 		}
 		s.mu.Lock()
 		s.reconfigure()
-		s.engine.IngestBatch(batch.Records, &s.out)
-		s.engine.Tick(&s.out)
+		s.pipe.process(batch, &s.out)
+		s.pipe.tick(&s.out)
 		s.publish(ctx)
-		s.cfg.Metrics.observe(s.engine)
+		s.pipe.observe(s.cfg.Metrics)
 		if s.cfg.OnBatch != nil && len(batch.Records) > 0 {
-			s.cfg.OnBatch(s.engine.Stats())
+			s.cfg.OnBatch(s.pipe.base().Stats())
 		}
-		if time.Since(s.lastCommit) >= s.cfg.CommitInterval {
+		var endErr error
+		if s.cfg.ExactlyOnce {
+			endErr = s.endTransaction(ctx, batch)
+		} else if time.Since(s.lastCommit) >= s.cfg.CommitInterval {
 			s.lastCommit = time.Now()
-			s.queueCommit(s.snapshot(nil))
+			s.queueCommit(s.pipe.commit(nil))
 		}
 		s.mu.Unlock()
 		s.consumer.AllowRebalance()
+		if endErr != nil {
+			return endErr
+		}
 	}
+}
+
+// endTransaction writes the state records and commits the transaction;
+// when it aborts instead (partitions were lost meanwhile), the shards are
+// rebuilt from what was committed, as consumption rewinds to it. Callers
+// hold mu.
+func (s *service) endTransaction(ctx context.Context, batch stream.Batch) error {
+	// Shutting down must not cut a commit in half: it gets the shutdown
+	// timeout of its own.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	defer cancel()
+	for _, r := range s.pipe.commit(nil).states {
+		s.produce(ctx, r)
+	}
+	committed, err := s.consumer.End(ctx, true)
+	if err != nil {
+		return err
+	}
+	if !committed {
+		s.log.Warn("transaction aborted (partitions lost or fenced); rebuilding from the last commit", "records", len(batch.Records))
+		return s.pipe.(*scaled).rebuild(ctx)
+	}
+	return nil
 }
 
 // reconfigure applies a pending configuration, if any. Callers hold mu.
 func (s *service) reconfigure() {
 	select {
 	case c := <-s.cfg.Reload:
-		if err := s.engine.Reconfigure(c); err != nil {
+		if err := s.pipe.base().Reconfigure(c); err != nil {
 			s.log.Error("configuration not applied; keeping the previous one", "version", c.Version, "error", err)
 			return
 		}
@@ -250,22 +385,38 @@ func (s *service) reconfigure() {
 	}
 }
 
-// queueCommit hands offsets to the committer, replacing a snapshot it has
-// not taken yet (a newer one covers it).
-func (s *service) queueCommit(offsets map[stream.TopicPartition]int64) {
+// queueCommit hands a commit to the committer, replacing one it has not
+// taken yet (a newer one covers it).
+func (s *service) queueCommit(c commit) {
 	select {
 	case <-s.commits:
 	default:
 	}
-	s.commits <- offsets
+	s.commits <- c
+}
+
+// produce sends r, in the open transaction with ExactlyOnce. Shutting down
+// does not cancel what is in flight: the final flush, bounded by the
+// shutdown timeout, delivers it.
+func (s *service) produce(ctx context.Context, r stream.Record) {
+	ctx = context.WithoutCancel(ctx)
+	if s.cfg.ExactlyOnce {
+		s.consumer.Produce(ctx, r, s.acked)
+		return
+	}
+	s.producer.Produce(ctx, r, s.acked)
+}
+
+func (s *service) flush(ctx context.Context) error {
+	if s.cfg.ExactlyOnce {
+		return s.consumer.Flush(ctx)
+	}
+	return s.producer.Flush(ctx)
 }
 
 // publish produces the pending output asynchronously; commit waits for it.
-// Shutting down does not cancel what is in flight: the final flush, bounded
-// by the shutdown timeout, delivers it.
 func (s *service) publish(ctx context.Context) {
 	defer s.out.Reset()
-	ctx = context.WithoutCancel(ctx)
 	for i := range s.out.Alerts {
 		a := &s.out.Alerts[i]
 		value, err := a.Marshal(s.cfg.Format)
@@ -277,7 +428,7 @@ func (s *service) publish(ctx context.Context) {
 		for _, h := range a.Headers(s.cfg.Format) {
 			rec.Headers = append(rec.Headers, stream.Header{Key: h[0], Value: []byte(h[1])})
 		}
-		s.producer.Produce(ctx, rec, s.acked)
+		s.produce(ctx, rec)
 		s.cfg.Metrics.alert(a, s.out.Causes[i], time.Now())
 	}
 	if s.cfg.IncidentsTopic != "" {
@@ -287,7 +438,7 @@ func (s *service) publish(ctx context.Context) {
 				s.fail(fmt.Errorf("render incident %s: %w", inc.IncidentId, err))
 				return
 			}
-			s.producer.Produce(ctx, stream.Record{Topic: s.cfg.IncidentsTopic, Key: []byte(inc.IncidentId), Value: value}, s.acked)
+			s.produce(ctx, stream.Record{Topic: s.cfg.IncidentsTopic, Key: []byte(inc.IncidentId), Value: value})
 		}
 	}
 	for _, dl := range s.out.DeadLetters {
@@ -295,7 +446,7 @@ func (s *service) publish(ctx context.Context) {
 			s.log.Warn("record rejected", "reason", dl.Reason, "topic", dl.Source, "partition", dl.Partition, "offset", dl.Position)
 			continue
 		}
-		s.producer.Produce(ctx, stream.DeadLetterRecord(s.cfg.DeadLetterTopic, dl), s.acked)
+		s.produce(ctx, stream.DeadLetterRecord(s.cfg.DeadLetterTopic, dl))
 	}
 }
 
@@ -311,30 +462,16 @@ func (s *service) fail(err error) {
 	s.errOnce.Do(func() { s.failed <- err })
 }
 
-// snapshot returns the engine's committable offsets, of the partitions in
-// only when given. Callers hold mu, and publish first: the snapshot may
-// only cover records whose output is already handed to the producer.
-func (s *service) snapshot(only []stream.TopicPartition) map[stream.TopicPartition]int64 {
-	offsets := s.engine.Committable()
-	if only == nil {
-		return offsets
-	}
-	keep := make(map[stream.TopicPartition]int64, len(only))
-	for _, tp := range only {
-		if off, ok := offsets[tp]; ok {
-			keep[tp] = off
-		}
-	}
-	return keep
-}
-
-// deliver waits until everything produced so far is acknowledged, then
-// commits offsets, skipping revoked partitions and offsets not beyond what
-// is committed (a commit never goes back).
-func (s *service) deliver(ctx context.Context, offsets map[stream.TopicPartition]int64) error {
+// deliver writes the state records, waits until everything produced so far
+// is acknowledged, then commits offsets, skipping revoked partitions and
+// offsets not beyond what is committed (a commit never goes back).
+func (s *service) deliver(ctx context.Context, c commit) error {
 	s.cmu.Lock()
 	defer s.cmu.Unlock()
-	if err := s.producer.Flush(ctx); err != nil {
+	for _, r := range c.states {
+		s.produce(ctx, r)
+	}
+	if err := s.flush(ctx); err != nil {
 		return fmt.Errorf("flush before commit: %w", err)
 	}
 	select {
@@ -343,6 +480,7 @@ func (s *service) deliver(ctx context.Context, offsets map[stream.TopicPartition
 		return err
 	default:
 	}
+	offsets := c.offsets
 	for tp, off := range offsets {
 		if cur, ok := s.committed[tp]; s.revokedTP[tp] || (ok && off <= cur) {
 			delete(offsets, tp)
@@ -360,11 +498,14 @@ func (s *service) deliver(ctx context.Context, offsets map[stream.TopicPartition
 	return nil
 }
 
-func (s *service) assigned(_ context.Context, topic string, partitions []int32) {
+func (s *service) assigned(ctx context.Context, topic string, partitions []int32) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	tps := topicPartitions(topic, partitions)
-	s.engine.Assign(tps...)
+	if err := s.pipe.assign(ctx, tps); err != nil {
+		s.fail(fmt.Errorf("take over topic %s partitions %v: %w", topic, partitions, err))
+		return
+	}
 	s.cfg.Metrics.SetReady(true)
 	s.cmu.Lock()
 	for _, tp := range tps {
@@ -375,16 +516,19 @@ func (s *service) assigned(_ context.Context, topic string, partitions []int32) 
 }
 
 // revoked finishes the work of partitions taken away: their output is
-// flushed and their offsets committed before the next owner reads them.
+// flushed and their offsets committed before the next owner reads them
+// (with ExactlyOnce the transaction of the last batch did that).
 func (s *service) revoked(ctx context.Context, topic string, partitions []int32) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	tps := topicPartitions(topic, partitions)
-	s.publish(ctx)
-	if err := s.deliver(ctx, s.snapshot(tps)); err != nil {
-		s.log.Warn("commit on revoke failed; the next owner replays from the previous commit", "topic", topic, "error", err)
+	if !s.cfg.ExactlyOnce {
+		s.publish(ctx)
+		if err := s.deliver(ctx, s.pipe.commit(tps)); err != nil {
+			s.log.Warn("commit on revoke failed; the next owner replays from the previous commit", "topic", topic, "error", err)
+		}
 	}
-	s.engine.Revoke(tps...)
+	s.pipe.revoke(tps)
 	s.cfg.Metrics.forget(tps)
 	s.cmu.Lock()
 	for _, tp := range tps {
@@ -401,4 +545,18 @@ func topicPartitions(topic string, partitions []int32) []stream.TopicPartition {
 		tps[i] = stream.TopicPartition{Topic: topic, Partition: p}
 	}
 	return tps
+}
+
+// only keeps the offsets of the partitions in tps; all when tps is nil.
+func only(offsets map[stream.TopicPartition]int64, tps []stream.TopicPartition) map[stream.TopicPartition]int64 {
+	if tps == nil {
+		return offsets
+	}
+	keep := make(map[stream.TopicPartition]int64, len(tps))
+	for _, tp := range tps {
+		if off, ok := offsets[tp]; ok {
+			keep[tp] = off
+		}
+	}
+	return keep
 }

@@ -90,7 +90,7 @@ type reader struct {
 
 func newReader(t *testing.T, st serviceTopics, topic string) *reader {
 	t.Helper()
-	c, err := stream.NewConsumer(stream.ConsumerConfig{Kafka: st.target.Config, Topics: []string{topic}, Group: "reader-" + topic}, stream.PartitionHooks{})
+	c, err := stream.NewConsumer(stream.ConsumerConfig{Kafka: st.target.Config, Topics: []string{topic}, Group: "reader-" + topic, ReadCommitted: true}, stream.PartitionHooks{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,14 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
+// TopicSpec describes a topic to create.
+type TopicSpec struct {
+	// Partitions below 1 means the broker's default.
+	Partitions int32
+	// Configs are topic settings such as cleanup.policy.
+	Configs map[string]string
+}
+
 // EnsureTopics creates those of topics (name → partition count) that do not
 // exist, with the broker's default replication factor; a partition count
 // below 1 means the broker's default too. Existing topics are left as they
@@ -22,6 +30,15 @@ import (
 // API, so against Event Hubs the error says to create the event hub in the
 // namespace.
 func EnsureTopics(ctx context.Context, cfg KafkaConfig, topics map[string]int32) error {
+	specs := make(map[string]TopicSpec, len(topics))
+	for name, p := range topics {
+		specs[name] = TopicSpec{Partitions: p}
+	}
+	return EnsureTopicSpecs(ctx, cfg, specs)
+}
+
+// EnsureTopicSpecs is EnsureTopics with topic settings.
+func EnsureTopicSpecs(ctx context.Context, cfg KafkaConfig, topics map[string]TopicSpec) error {
 	if len(topics) == 0 {
 		return nil
 	}
@@ -42,49 +59,70 @@ func EnsureTopics(ctx context.Context, cfg KafkaConfig, topics map[string]int32)
 	if err != nil {
 		return refused(cfg, names, fmt.Errorf("list topics: %w", err))
 	}
-	byPartitions := make(map[int32][]string)
+	var failed []string
+	var errs []error
 	for _, name := range names {
 		if d, ok := details[name]; ok && d.Err == nil {
 			continue // exists
 		}
-		p := topics[name]
+		spec := topics[name]
+		p := spec.Partitions
 		if p < 1 {
 			p = -1
 		}
-		byPartitions[p] = append(byPartitions[p], name)
-	}
-
-	var failed []string
-	var errs []error
-	for _, p := range slices.Sorted(maps.Keys(byPartitions)) {
-		group := byPartitions[p]
-		resps, err := adm.CreateTopics(ctx, p, -1, nil, group...)
-		if err != nil {
-			failed = append(failed, group...)
-			errs = append(errs, err)
-			continue
-		}
-		for _, name := range group {
-			r, ok := resps[name]
-			switch {
-			case !ok:
-				failed = append(failed, name)
-				errs = append(errs, fmt.Errorf("topic %s: no response from broker", name))
-			case r.Err == nil, errors.Is(r.Err, kerr.TopicAlreadyExists):
-			case r.ErrMessage != "":
-				failed = append(failed, name)
-				errs = append(errs, fmt.Errorf("topic %s: %w: %s", name, r.Err, r.ErrMessage))
-			default:
-				failed = append(failed, name)
-				errs = append(errs, fmt.Errorf("topic %s: %w", name, r.Err))
+		var configs map[string]*string
+		for k, v := range spec.Configs {
+			if configs == nil {
+				configs = make(map[string]*string)
 			}
+			configs[k] = &v
+		}
+		r, err := adm.CreateTopic(ctx, p, -1, configs, name)
+		switch {
+		case err == nil, errors.Is(err, kerr.TopicAlreadyExists):
+		case r.ErrMessage != "":
+			failed = append(failed, name)
+			errs = append(errs, fmt.Errorf("topic %s: %w: %s", name, err, r.ErrMessage))
+		default:
+			failed = append(failed, name)
+			errs = append(errs, fmt.Errorf("topic %s: %w", name, err))
 		}
 	}
 	if len(failed) == 0 {
 		return nil
 	}
-	slices.Sort(failed)
 	return refused(cfg, failed, errors.Join(errs...))
+}
+
+// PartitionCounts returns the number of partitions of each topic; a topic
+// that does not exist is an error naming it.
+func PartitionCounts(ctx context.Context, cfg KafkaConfig, topics ...string) (map[string]int32, error) {
+	cfg.Hooks = nil
+	opts, err := cfg.ClientOptions()
+	if err != nil {
+		return nil, err
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("list topics: create client: %w", err)
+	}
+	defer cl.Close()
+	details, err := kadm.NewClient(cl).ListTopics(ctx, topics...)
+	if err != nil {
+		return nil, fmt.Errorf("list topics %s: %w", strings.Join(topics, ", "), err)
+	}
+	counts := make(map[string]int32, len(topics))
+	for _, t := range topics {
+		d, ok := details[t]
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("topic %s: not found", t)
+		case d.Err != nil:
+			return nil, fmt.Errorf("topic %s: %w", t, d.Err)
+		}
+		counts[t] = int32(len(d.Partitions))
+	}
+	return counts, nil
 }
 
 // refused explains what to do about topics the broker would not create.

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
+	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -33,9 +36,31 @@ type ConsumerConfig struct {
 	// MaxPollRecords caps the records one Poll returns, so that a slow
 	// batch does not delay what follows it; zero means 1000.
 	MaxPollRecords int
+	// ReadCommitted reads only records of committed transactions, as a
+	// downstream consumer of exactly-once output should.
+	ReadCommitted bool
+	// Transactions, when set, makes the consumer a transactional session
+	// (exactly once): it reads only committed records, Produce writes into
+	// the open transaction, and End commits what was produced together
+	// with the offsets polled, or aborts both.
+	Transactions *TransactionConfig
 
 	// extra holds options tests use to shorten group timings.
 	extra []kgo.Opt
+}
+
+// TransactionConfig configures a transactional consumer.
+type TransactionConfig struct {
+	// ID is the transactional id: stable per instance (a restart with the
+	// same id fences the previous incarnation and aborts its open
+	// transaction), unique across instances.
+	ID string
+	// Producer sets batching, compression and partitioning; its Kafka
+	// settings are ignored for the consumer's.
+	Producer ProducerConfig
+	// Timeout is how long the brokers let a transaction stay open before
+	// aborting it; zero means 60s.
+	Timeout time.Duration
 }
 
 // defaultMaxPollRecords bounds a Poll: about 5 MB of sign-in envelopes,
@@ -59,6 +84,16 @@ func (c ConsumerConfig) Validate() error {
 	if c.FetchMaxBytes < 0 {
 		return fmt.Errorf("consumer: FetchMaxBytes %d is negative", c.FetchMaxBytes)
 	}
+	if t := c.Transactions; t != nil {
+		if t.ID == "" {
+			return errors.New("consumer: Transactions.ID is required")
+		}
+		p := t.Producer
+		p.Kafka = c.Kafka
+		if err := p.Validate(); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -80,7 +115,9 @@ type PartitionHooks struct {
 // Consumer's poll loop; Commit may also be called from the hooks.
 type Consumer struct {
 	cl      *kgo.Client
+	sess    *kgo.GroupTransactSession // with Transactions only
 	maxPoll int
+	latest  bool // StartLatest
 }
 
 // Batch is the result of one Poll.
@@ -123,16 +160,37 @@ func NewConsumer(cfg ConsumerConfig, hooks PartitionHooks) (*Consumer, error) {
 	if cfg.FetchMaxBytes > 0 {
 		opts = append(opts, kgo.FetchMaxBytes(cfg.FetchMaxBytes))
 	}
+	if cfg.ReadCommitted {
+		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	}
 	opts = append(opts, cfg.extra...)
-	cl, err := kgo.NewClient(opts...)
+	c := &Consumer{maxPoll: cfg.MaxPollRecords, latest: cfg.StartLatest}
+	if c.maxPoll == 0 {
+		c.maxPoll = defaultMaxPollRecords
+	}
+	if t := cfg.Transactions; t != nil {
+		timeout := t.Timeout
+		if timeout <= 0 {
+			timeout = time.Minute
+		}
+		opts = append(opts, t.Producer.producerOptions()...)
+		opts = append(opts,
+			kgo.TransactionalID(t.ID),
+			kgo.TransactionTimeout(timeout),
+			kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		)
+		c.sess, err = kgo.NewGroupTransactSession(opts...)
+		if err != nil {
+			return nil, fmt.Errorf("create transactional kafka consumer for group %s: %w", cfg.Group, err)
+		}
+		c.cl = c.sess.Client()
+		return c, nil
+	}
+	c.cl, err = kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("create kafka consumer for group %s: %w", cfg.Group, err)
 	}
-	maxPoll := cfg.MaxPollRecords
-	if maxPoll == 0 {
-		maxPoll = defaultMaxPollRecords
-	}
-	return &Consumer{cl: cl, maxPoll: maxPoll}, nil
+	return c, nil
 }
 
 // eachTopic adapts a per-topic hook to franz-go's per-assignment callback.
@@ -157,7 +215,12 @@ func eachTopic(hook func(context.Context, string, []int32)) func(context.Context
 // are returned alongside and are valid. After processing a Batch with
 // records, call AllowRebalance.
 func (c *Consumer) Poll(ctx context.Context) (Batch, error) {
-	fetches := c.cl.PollRecords(ctx, c.maxPoll)
+	var fetches kgo.Fetches
+	if c.sess != nil {
+		fetches = c.sess.PollRecords(ctx, c.maxPoll)
+	} else {
+		fetches = c.cl.PollRecords(ctx, c.maxPoll)
+	}
 	if err := ctx.Err(); err != nil && fetches.NumRecords() == 0 {
 		return Batch{}, err
 	}
@@ -187,7 +250,51 @@ func (c *Consumer) Poll(ctx context.Context) (Batch, error) {
 // AllowRebalance lets a pending rebalance proceed; call it after the
 // records of the last Poll are processed (and, for revoked partitions,
 // committed by the Revoked hook).
-func (c *Consumer) AllowRebalance() { c.cl.AllowRebalance() }
+func (c *Consumer) AllowRebalance() {
+	if c.sess != nil {
+		c.sess.AllowRebalance()
+		return
+	}
+	c.cl.AllowRebalance()
+}
+
+// Transactional reports whether the consumer was made with Transactions.
+func (c *Consumer) Transactional() bool { return c.sess != nil }
+
+// Begin opens a transaction (transactional consumers only).
+func (c *Consumer) Begin() error {
+	if err := c.sess.Begin(); err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	return nil
+}
+
+// End commits the open transaction — the records produced in it and the
+// offsets after the records polled since the previous End — or, when
+// commit is false or a rebalance took partitions away meanwhile, aborts
+// it and rewinds consumption to the last committed offsets. It reports
+// whether the transaction committed.
+func (c *Consumer) End(ctx context.Context, commit bool) (bool, error) {
+	committed, err := c.sess.End(ctx, kgo.TransactionEndTry(commit))
+	if err != nil {
+		return committed, fmt.Errorf("end transaction: %w", err)
+	}
+	return committed, nil
+}
+
+// Produce writes r in the open transaction (transactional consumers only),
+// as Producer.Produce does.
+func (c *Consumer) Produce(ctx context.Context, r Record, done func(Record, error)) {
+	produceWith(ctx, c.cl, r, done)
+}
+
+// Flush waits until every record produced so far is acknowledged.
+func (c *Consumer) Flush(ctx context.Context) error {
+	if err := c.cl.Flush(ctx); err != nil {
+		return fmt.Errorf("flush producer: %w", err)
+	}
+	return nil
+}
 
 // Commit synchronously commits, for each partition, the offset of the next
 // record to consume (last processed offset + 1). It is safe to call from
@@ -230,6 +337,65 @@ func (c *Consumer) Close(ctx context.Context) {
 	c.cl.AllowRebalance()
 	_ = c.cl.LeaveGroupContext(ctx) // a failed leave only delays the next rebalance by a session timeout
 	c.cl.Close()
+}
+
+// Position is where consumption of a partition stands against its end.
+type Position struct {
+	// Next is the offset of the next record to consume: the committed
+	// offset, or where a partition without one starts.
+	Next int64
+	// End is the partition's high watermark.
+	End int64
+}
+
+// Positions returns, for partitions of which no record was polled yet,
+// where consumption will start and where the partition ends: a partition
+// whose Next is at its End is caught up although no record told so.
+func (c *Consumer) Positions(ctx context.Context, tps []TopicPartition) (map[TopicPartition]Position, error) {
+	if len(tps) == 0 {
+		return nil, nil
+	}
+	topics := make([]string, 0, len(tps))
+	for _, tp := range tps {
+		if !slices.Contains(topics, tp.Topic) {
+			topics = append(topics, tp.Topic)
+		}
+	}
+	adm := kadm.NewClient(c.cl)
+	ends, err := adm.ListEndOffsets(ctx, topics...)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list end offsets of %s: %w", strings.Join(topics, ", "), err)
+	}
+	starts := ends
+	if !c.latest {
+		starts, err = adm.ListStartOffsets(ctx, topics...)
+		if err == nil {
+			err = starts.Error()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list start offsets of %s: %w", strings.Join(topics, ", "), err)
+		}
+	}
+	committed := c.cl.CommittedOffsets()
+	out := make(map[TopicPartition]Position, len(tps))
+	for _, tp := range tps {
+		end, ok := ends.Lookup(tp.Topic, tp.Partition)
+		if !ok {
+			continue
+		}
+		next := int64(-1)
+		if start, ok := starts.Lookup(tp.Topic, tp.Partition); ok {
+			next = start.Offset
+		}
+		if eo, ok := committed[tp.Topic][tp.Partition]; ok && eo.Offset >= 0 {
+			next = eo.Offset
+		}
+		out[tp] = Position{Next: next, End: end.Offset}
+	}
+	return out, nil
 }
 
 // Client returns the underlying franz-go client, for metrics hooks and

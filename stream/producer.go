@@ -25,6 +25,10 @@ type ProducerConfig struct {
 	// ManualPartitions writes each record to its Record.Partition instead
 	// of choosing by key (replays and tests that place records).
 	ManualPartitions bool
+	// ManualTopics lists topics whose records go to their Record.Partition
+	// while records to other topics are placed by key (internal topics
+	// whose partitions the caller chooses, next to keyed output).
+	ManualTopics []string
 }
 
 // Validate reports the first problem with c, naming the setting.
@@ -77,28 +81,37 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 	if err != nil {
 		return nil, err
 	}
-	codec, _ := cfg.codec() // validated above
-	linger := cfg.Linger
-	if linger == 0 {
-		linger = 5 * time.Millisecond
-	}
-	// Idempotence is franz-go's default and requires acks=all.
-	opts = append(opts,
-		kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.ProducerBatchCompression(codec),
-		kgo.ProducerLinger(linger),
-	)
-	if cfg.MaxBufferedRecords > 0 {
-		opts = append(opts, kgo.MaxBufferedRecords(cfg.MaxBufferedRecords))
-	}
-	if cfg.ManualPartitions {
-		opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	}
-	cl, err := kgo.NewClient(opts...)
+	cl, err := kgo.NewClient(append(opts, cfg.producerOptions()...)...)
 	if err != nil {
 		return nil, fmt.Errorf("create kafka producer: %w", err)
 	}
 	return &Producer{cl: cl}, nil
+}
+
+// producerOptions are the franz-go options of a valid c beyond the
+// connection: acknowledgements, batching, compression and partitioning.
+func (c ProducerConfig) producerOptions() []kgo.Opt {
+	codec, _ := c.codec() // validated
+	linger := c.Linger
+	if linger == 0 {
+		linger = 5 * time.Millisecond
+	}
+	// Idempotence is franz-go's default and requires acks=all.
+	opts := []kgo.Opt{
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerBatchCompression(codec),
+		kgo.ProducerLinger(linger),
+	}
+	if c.MaxBufferedRecords > 0 {
+		opts = append(opts, kgo.MaxBufferedRecords(c.MaxBufferedRecords))
+	}
+	switch {
+	case c.ManualPartitions:
+		opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	case len(c.ManualTopics) > 0:
+		opts = append(opts, kgo.RecordPartitioner(manualTopicsPartitioner(c.ManualTopics)))
+	}
+	return opts
 }
 
 // Produce sends r asynchronously. done, when not nil, is called exactly once,
@@ -106,7 +119,11 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 // offset set) or the error. Produce blocks while MaxBufferedRecords are in
 // flight, until ctx is done.
 func (p *Producer) Produce(ctx context.Context, r Record, done func(Record, error)) {
-	p.cl.Produce(ctx, toKgo(r), func(kr *kgo.Record, err error) {
+	produceWith(ctx, p.cl, r, done)
+}
+
+func produceWith(ctx context.Context, cl *kgo.Client, r Record, done func(Record, error)) {
+	cl.Produce(ctx, toKgo(r), func(kr *kgo.Record, err error) {
 		if done == nil {
 			return
 		}

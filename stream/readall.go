@@ -12,6 +12,20 @@ import (
 // when ReadAll started, outside any consumer group, and calls fn for each
 // record in partition order. It is for restoring small state topics.
 func ReadAll(ctx context.Context, cfg KafkaConfig, topic string, fn func(Record) error) error {
+	return read(ctx, cfg, topic, nil, false, fn)
+}
+
+// ReadPartition reads one partition from offset from (the first retained
+// record when from is negative) up to the end it had when ReadPartition
+// started, outside any consumer group. With committed, only records of
+// committed transactions are read, up to the last stable offset.
+func ReadPartition(ctx context.Context, cfg KafkaConfig, tp TopicPartition, from int64, committed bool, fn func(Record) error) error {
+	return read(ctx, cfg, tp.Topic, map[int32]int64{tp.Partition: from}, committed, fn)
+}
+
+// read reads the partitions of topic in from (every partition from its
+// start when from is nil) up to their end offsets.
+func read(ctx context.Context, cfg KafkaConfig, topic string, from map[int32]int64, committed bool, fn func(Record) error) error {
 	cfg.Hooks = nil // short-lived clients: hooks such as kprom observe one long-lived client each
 	opts, err := cfg.ClientOptions()
 	if err != nil {
@@ -21,26 +35,43 @@ func ReadAll(ctx context.Context, cfg KafkaConfig, topic string, fn func(Record)
 	if err != nil {
 		return fmt.Errorf("read topic %s: %w", topic, err)
 	}
-	ends, err := kadm.NewClient(admin).ListEndOffsets(ctx, topic)
-	admin.Close()
-	if err != nil {
-		return fmt.Errorf("read topic %s: list end offsets: %w", topic, err)
+	list := kadm.NewClient(admin).ListEndOffsets
+	if committed {
+		list = kadm.NewClient(admin).ListCommittedOffsets // the last stable offset
 	}
-	if err := ends.Error(); err != nil {
+	ends, err := list(ctx, topic)
+	admin.Close()
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
 		return fmt.Errorf("read topic %s: list end offsets: %w", topic, err)
 	}
 	want := map[int32]int64{}
 	start := map[string]map[int32]kgo.Offset{topic: {}}
 	ends.Each(func(o kadm.ListedOffset) {
-		if o.Offset > 0 {
+		at, ok := from[o.Partition]
+		if from != nil && !ok {
+			return
+		}
+		if o.Offset > max(at, 0) {
 			want[o.Partition] = o.Offset
 			start[topic][o.Partition] = kgo.NewOffset().AtStart()
+			if at >= 0 && ok {
+				start[topic][o.Partition] = kgo.NewOffset().At(at)
+			}
 		}
 	})
 	if len(want) == 0 {
 		return nil
 	}
-	cl, err := kgo.NewClient(append(opts, kgo.ConsumePartitions(start))...)
+	// Control records (transaction markers) take offsets too: keeping them
+	// tells when the end is reached even if the last offsets are markers.
+	opts = append(opts, kgo.ConsumePartitions(start), kgo.KeepControlRecords())
+	if committed {
+		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("read topic %s: %w", topic, err)
 	}
@@ -63,8 +94,10 @@ func ReadAll(ctx context.Context, cfg KafkaConfig, topic string, fn func(Record)
 			if !ok || r.Offset >= end {
 				continue
 			}
-			if err := fn(fromKgo(r)); err != nil {
-				return err
+			if !r.Attrs.IsControl() {
+				if err := fn(fromKgo(r)); err != nil {
+					return err
+				}
 			}
 			if r.Offset+1 >= end {
 				delete(want, r.Partition)

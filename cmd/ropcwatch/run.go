@@ -26,6 +26,8 @@ type runFlags struct {
 	lateness, idle, retention, update, offset, reload       *time.Duration
 	maxMsg                                                  *int
 	config                                                  *string
+	repartition, createInternal, exactlyOnce                *bool
+	internalPartitions                                      *int
 }
 
 // newRunFlags defines the flags of run on a new FlagSet writing to w. The
@@ -34,26 +36,30 @@ func newRunFlags(w io.Writer) (*flag.FlagSet, *runFlags) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(w)
 	return fs, &runFlags{
-		kafka:       kafkaFlags(fs),
-		rules:       ruleFlags(fs),
-		topics:      fs.String("topic", "", "sign-in topics or event hubs to consume, `NAME,...`"),
-		group:       fs.String("group", "ropcwatch", "consumer group"),
-		instance:    fs.String("instance-id", "", "static group membership id, so a restarted instance rejoins without a session timeout (default: env ROPCWATCH_INSTANCE_ID)"),
-		start:       fs.String("start", "earliest", "where a new group starts: earliest (nothing missed) or latest (skip the backlog)"),
-		alerts:      fs.String("alerts-topic", "", "topic for alerts (required)"),
-		incidents:   fs.String("incidents-topic", "", "topic for incident snapshots (optional)"),
-		dead:        fs.String("dead-letter-topic", "", "topic for rejected records with the reason (recommended)"),
-		format:      fs.String("format", "sentinel", "alert shape: sentinel or ocsf"),
-		lateness:    fs.Duration("lateness", 5*time.Minute, "how late events may arrive and still be in a window's final alert"),
-		idle:        fs.Duration("idle-timeout", time.Minute, "silence after which a partition stops holding windows open"),
-		retention:   fs.Duration("retention", time.Hour, "how long a closed window is kept so late events amend its alert"),
-		update:      fs.Duration("update-interval", 5*time.Minute, "least event time between two update revisions of one alert"),
-		offset:      fs.Duration("window-offset", 0, "shift the hourly windows from the UTC hour"),
-		maxMsg:      fs.Int("max-message-bytes", 1<<20, "reject longer messages as too-large"),
-		logFormat:   fs.String("log-format", "json", "log format: json or text"),
-		metricsAddr: fs.String("metrics-addr", ":9090", "serve /metrics, /healthz and /readyz on `ADDR`; empty turns it off"),
-		reload:      fs.Duration("reload-interval", 10*time.Second, "how often the rule and allowlist files are checked for changes (also on SIGHUP); 0 means SIGHUP only"),
-		config:      fs.String("config", "", "YAML file of settings named as these flags (`FILE`); env ROPCWATCH_<FLAG> overrides it, a flag overrides both"),
+		kafka:              kafkaFlags(fs),
+		rules:              ruleFlags(fs),
+		topics:             fs.String("topic", "", "sign-in topics or event hubs to consume, `NAME,...`"),
+		group:              fs.String("group", "ropcwatch", "consumer group"),
+		instance:           fs.String("instance-id", "", "static group membership id, so a restarted instance rejoins without a session timeout (default: env ROPCWATCH_INSTANCE_ID)"),
+		start:              fs.String("start", "earliest", "where a new group starts: earliest (nothing missed) or latest (skip the backlog)"),
+		alerts:             fs.String("alerts-topic", "", "topic for alerts (required)"),
+		incidents:          fs.String("incidents-topic", "", "topic for incident snapshots (optional)"),
+		dead:               fs.String("dead-letter-topic", "", "topic for rejected records with the reason (recommended)"),
+		format:             fs.String("format", "sentinel", "alert shape: sentinel or ocsf"),
+		lateness:           fs.Duration("lateness", 5*time.Minute, "how late events may arrive and still be in a window's final alert"),
+		idle:               fs.Duration("idle-timeout", time.Minute, "silence after which a partition stops holding windows open"),
+		retention:          fs.Duration("retention", time.Hour, "how long a closed window is kept so late events amend its alert"),
+		update:             fs.Duration("update-interval", 5*time.Minute, "least event time between two update revisions of one alert"),
+		offset:             fs.Duration("window-offset", 0, "shift the hourly windows from the UTC hour"),
+		maxMsg:             fs.Int("max-message-bytes", 1<<20, "reject longer messages as too-large"),
+		logFormat:          fs.String("log-format", "json", "log format: json or text"),
+		metricsAddr:        fs.String("metrics-addr", ":9090", "serve /metrics, /healthz and /readyz on `ADDR`; empty turns it off"),
+		reload:             fs.Duration("reload-interval", 10*time.Second, "how often the rule and allowlist files are checked for changes (also on SIGHUP); 0 means SIGHUP only"),
+		config:             fs.String("config", "", "YAML file of settings named as these flags (`FILE`); env ROPCWATCH_<FLAG> overrides it, a flag overrides both"),
+		repartition:        fs.Bool("repartition", true, "re-key qualifying sign-ins by user through the internal topics GROUP-repartition and GROUP-state, so that instances share unkeyed input (Event Hubs) with exact per-user windows; false for input keyed by user"),
+		createInternal:     fs.Bool("create-internal-topics", true, "create the internal topics when missing (Event Hubs Standard cannot: create them as event hubs)"),
+		internalPartitions: fs.Int("internal-partitions", 0, "partitions of the internal topics when created (at most this many instances share the windows); 0 means as many as the largest input topic"),
+		exactlyOnce:        fs.Bool("exactly-once", false, "commit alerts, internal records and offsets in Kafka transactions, so a read_committed consumer sees each alert revision once; needs --repartition, --instance-id and a broker with transactions (not Event Hubs Standard)"),
 	}
 }
 
@@ -150,7 +156,25 @@ func serviceConfig(e env, f *runFlags) (detector.ServiceConfig, error) {
 	if instance == "" {
 		instance = e.getenv("ROPCWATCH_INSTANCE_ID")
 	}
+	if *f.internalPartitions < 0 {
+		return cfg, fmt.Errorf("--internal-partitions %d: want 0 or more", *f.internalPartitions)
+	}
+	var scale *detector.ScaleConfig
+	if *f.repartition {
+		repartition, state := detector.ScaleTopics(*f.group)
+		scale = &detector.ScaleConfig{
+			RepartitionTopic: repartition, StateTopic: state,
+			Partitions: int32(*f.internalPartitions), CreateTopics: *f.createInternal,
+		}
+	}
+	switch {
+	case *f.exactlyOnce && !*f.repartition:
+		return cfg, fmt.Errorf("--exactly-once needs --repartition: window state must live in Kafka to be committed with the offsets")
+	case *f.exactlyOnce && instance == "":
+		return cfg, fmt.Errorf("--exactly-once needs --instance-id (or ROPCWATCH_INSTANCE_ID): a stable transactional id per instance")
+	}
 	return detector.ServiceConfig{
+		Scale: scale, ExactlyOnce: *f.exactlyOnce, TransactionalID: *f.group + "-" + instance,
 		Live: detector.LiveConfig{
 			Rule: c.Rule, Allowlist: c.Allowlist, Lateness: *f.lateness, IdleTimeout: *f.idle, Retention: *f.retention,
 			UpdateInterval: *f.update, WindowOffset: *f.offset, MaxMessageBytes: *f.maxMsg,

@@ -1,0 +1,241 @@
+package detector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/ropcwatch/ropcwatch/stream"
+)
+
+// scaled runs a Router and the Shards of the repartition partitions this
+// instance owns. Input partitions and shards are assigned by the same
+// consumer group, so instances share both kinds of work.
+type scaled struct {
+	s           *service
+	router      *Router
+	shards      map[int32]*Shard
+	repartition string
+	state       string
+	lastMarker  time.Time
+	lastListed  time.Time // of the positions of unpositioned partitions
+	route       RouteOutput
+	src, rep    []stream.Record
+}
+
+func newScaled(ctx context.Context, s *service) (*scaled, error) {
+	sc, kafka := s.cfg.Scale, s.cfg.Producer.Kafka
+	counts, err := stream.PartitionCounts(ctx, kafka, s.cfg.Consumer.Topics...)
+	if err != nil {
+		return nil, fmt.Errorf("scale out: input topics: %w", err)
+	}
+	if sc.CreateTopics {
+		n := sc.Partitions
+		if n == 0 {
+			for _, c := range counts {
+				n = max(n, c)
+			}
+		}
+		err := stream.EnsureTopicSpecs(ctx, kafka, map[string]stream.TopicSpec{
+			sc.RepartitionTopic: {Partitions: n},
+			sc.StateTopic:       {Partitions: n, Configs: map[string]string{"cleanup.policy": "compact"}},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("scale out: internal topics: %w", err)
+		}
+	}
+	internal, err := stream.PartitionCounts(ctx, kafka, sc.RepartitionTopic, sc.StateTopic)
+	if err != nil {
+		return nil, fmt.Errorf("scale out: internal topics (create them, or allow this detector to): %w", err)
+	}
+	if internal[sc.StateTopic] < internal[sc.RepartitionTopic] {
+		return nil, fmt.Errorf("scale out: state topic %s has %d partitions, fewer than the %d of %s",
+			sc.StateTopic, internal[sc.StateTopic], internal[sc.RepartitionTopic], sc.RepartitionTopic)
+	}
+	router, err := NewRouter(s.cfg.Live, sc.RepartitionTopic, internal[sc.RepartitionTopic], counts)
+	if err != nil {
+		return nil, err
+	}
+	return &scaled{s: s, router: router, shards: make(map[int32]*Shard), repartition: sc.RepartitionTopic, state: sc.StateTopic}, nil
+}
+
+func (p *scaled) base() *shared { return p.router.shared }
+
+// process routes input messages and applies the repartition records to
+// their shards.
+func (p *scaled) process(b stream.Batch, out *Output) {
+	p.src, p.rep = p.src[:0], p.rep[:0]
+	for _, r := range b.Records {
+		if r.Topic == p.repartition {
+			p.rep = append(p.rep, r)
+		} else {
+			p.src = append(p.src, r)
+		}
+	}
+	p.route.Reset()
+	p.router.Route(p.src, b.HighWatermarks, &p.route)
+	for _, r := range p.route.Records {
+		p.s.produce(p.s.ctx, r)
+	}
+	out.DeadLetters = append(out.DeadLetters, p.route.DeadLetters...)
+	for _, r := range p.rep {
+		if sh := p.shards[r.Partition]; sh != nil {
+			sh.Apply(r, out)
+		}
+	}
+}
+
+// tick sends progress markers, after the sign-ins they vouch for. Input
+// partitions that delivered nothing yet are looked up on the broker at
+// most every positionsEvery: an empty one must not hold every shard back.
+func (p *scaled) tick(*Output) {
+	now := p.router.cfg.Now()
+	if now.Sub(p.lastMarker) < p.s.cfg.Scale.MarkerInterval {
+		return
+	}
+	if tps := p.router.Unpositioned(); len(tps) > 0 && now.Sub(p.lastListed) >= positionsEvery {
+		p.lastListed = now
+		ctx, cancel := context.WithTimeout(p.s.ctx, positionsEvery)
+		positions, err := p.s.consumer.Positions(ctx, tps)
+		cancel()
+		if err != nil {
+			p.s.log.Warn("positions of idle input partitions unknown; they hold windows open until they deliver", "error", err)
+		}
+		for tp, pos := range positions {
+			p.router.Position(tp, pos)
+		}
+	}
+	p.lastMarker = now
+	for _, r := range p.router.Markers() {
+		p.s.produce(p.s.ctx, r)
+	}
+}
+
+func (p *scaled) commit(tps []stream.TopicPartition) commit {
+	offsets := p.router.Committable()
+	var states []stream.Record
+	for part, sh := range p.shards {
+		tp := stream.TopicPartition{Topic: p.repartition, Partition: part}
+		if tps != nil && !slices.Contains(tps, tp) {
+			continue
+		}
+		if r, ok := sh.StateRecord(p.state); ok {
+			states = append(states, r)
+			offsets[tp] = sh.next
+		}
+	}
+	return commit{offsets: only(offsets, tps), states: states}
+}
+
+func (p *scaled) assign(ctx context.Context, tps []stream.TopicPartition) error {
+	for _, tp := range tps {
+		if tp.Topic != p.repartition {
+			p.router.Assign(tp)
+			continue
+		}
+		if err := p.restore(ctx, tp.Partition); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *scaled) revoke(tps []stream.TopicPartition) {
+	for _, tp := range tps {
+		if tp.Topic == p.repartition {
+			delete(p.shards, tp.Partition)
+		} else {
+			p.router.Revoke(tp)
+		}
+	}
+}
+
+// rebuild restores every shard owned from what is committed.
+func (p *scaled) rebuild(ctx context.Context) error {
+	for _, part := range slices.Sorted(maps.Keys(p.shards)) {
+		if err := p.restore(ctx, part); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// positionsEvery spaces the broker lookups of input partitions that
+// delivered nothing yet.
+const positionsEvery = 500 * time.Millisecond
+
+// errRestored stops a rebuild's read once it reached the state's end.
+var errRestored = errors.New("restored")
+
+// restore rebuilds the shard of a partition from its latest state record
+// and the repartition records since the state's From, or starts it empty.
+func (p *scaled) restore(ctx context.Context, partition int32) error {
+	began := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, p.s.cfg.ShutdownTimeout)
+	defer cancel()
+	kafka, committed := p.s.cfg.Producer.Kafka, p.s.cfg.ExactlyOnce
+	sh := p.router.NewShard(partition)
+	var st *ShardState
+	err := stream.ReadPartition(ctx, kafka, stream.TopicPartition{Topic: p.state, Partition: partition}, -1, committed, func(r stream.Record) error {
+		v, err := DecodeShardState(r.Value)
+		if err != nil || v.Partition != partition {
+			p.s.log.Warn("shard state record skipped", "partition", partition, "offset", r.Offset, "error", err)
+			return nil
+		}
+		st = &v
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read state of shard %d: %w", partition, err)
+	}
+	if st == nil {
+		p.shards[partition] = sh
+		p.s.log.Info("shard started", "partition", partition)
+		return nil
+	}
+	sh.Restore(*st)
+	var discard Output
+	replayed := 0
+	err = stream.ReadPartition(ctx, kafka, stream.TopicPartition{Topic: p.repartition, Partition: partition}, st.From, committed, func(r stream.Record) error {
+		if r.Offset >= st.Through {
+			return errRestored
+		}
+		sh.Apply(r, &discard)
+		discard.Reset()
+		replayed++
+		if r.Offset+1 >= st.Through {
+			return errRestored
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errRestored) {
+		return fmt.Errorf("rebuild shard %d: %w", partition, err)
+	}
+	sh.Restored(st.Through)
+	p.shards[partition] = sh
+	p.s.log.Info("shard rebuilt", "partition", partition, "from", st.From, "through", st.Through,
+		"records", replayed, "windows", sh.OpenWindows(), "took", time.Since(began))
+	return nil
+}
+
+func (p *scaled) observe(m *Metrics) {
+	if m == nil {
+		return
+	}
+	open := 0
+	var watermark time.Time
+	for _, sh := range p.shards {
+		open += sh.OpenWindows()
+		if wm := sh.Watermark(); watermark.IsZero() || wm.Before(watermark) {
+			watermark = wm
+		}
+	}
+	progress := make(map[stream.TopicPartition]time.Time, len(p.router.sources))
+	for tp, src := range p.router.sources {
+		progress[tp] = src.maxEvent
+	}
+	m.update(p.router.Stats(), open, watermark, progress)
+}
