@@ -78,18 +78,18 @@ func (g *Incidents) Restore(inc Incident) {
 	if err != nil {
 		return
 	}
-	if old, ok := g.open[inc.IncidentId]; ok {
-		if old.AlertCount >= inc.AlertCount {
-			return
-		}
-	} else {
-		g.order = append(g.order, inc.IncidentId)
-		slices.SortStableFunc(g.order, func(a, b string) int { return g.open[a].FirstAlertTime.Compare(g.open[b].FirstAlertTime) })
+	old, known := g.open[inc.IncidentId]
+	if known && old.AlertCount >= inc.AlertCount {
+		return
 	}
 	c := inc
 	c.AlertIds = slices.Clone(inc.AlertIds)
 	c.Accounts = slices.Clone(inc.Accounts)
 	g.open[inc.IncidentId] = &c
+	if !known {
+		g.order = append(g.order, inc.IncidentId)
+		slices.SortStableFunc(g.order, func(a, b string) int { return g.open[a].FirstAlertTime.Compare(g.open[b].FirstAlertTime) })
+	}
 	for _, a := range c.AlertIds {
 		g.members.Add(alertUUID(a), id)
 	}

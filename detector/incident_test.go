@@ -262,3 +262,34 @@ func TestIncidentsRestoreAfterRestart(t *testing.T) {
 		})
 	}
 }
+
+// TestIncidentsRestoreSeveral restores more than one incident, in either
+// order: the later first alert stays the current incident.
+func TestIncidentsRestoreSeveral(t *testing.T) {
+	cfg := testRule().Incident
+	cfg.MatchingMethod = "Selected"
+	before := NewIncidents(cfg, "rule")
+	a := userAlert("alice@contoso.com", "192.0.2.1", at("10:00:00"))
+	b := userAlert("bob@contoso.com", "192.0.2.2", at("10:30:00"))
+	before.Assign(&a)
+	before.Assign(&b)
+	var snaps []Incident
+	for _, id := range []string{b.IncidentId, a.IncidentId} {
+		s, ok := before.Snapshot(id)
+		if !ok {
+			t.Fatal("no snapshot")
+		}
+		snaps = append(snaps, s)
+	}
+	after := NewIncidents(cfg, "rule")
+	for _, s := range snaps {
+		after.Restore(s)
+	}
+	a2 := userAlert("alice@contoso.com", "192.0.2.1", at("11:00:00"))
+	b2 := userAlert("bob@contoso.com", "192.0.2.2", at("11:00:00"))
+	after.Assign(&a2)
+	after.Assign(&b2)
+	if a2.IncidentId != a.IncidentId || b2.IncidentId != b.IncidentId {
+		t.Fatalf("after restoring two incidents: alice %s (want %s), bob %s (want %s)", a2.IncidentId, a.IncidentId, b2.IncidentId, b.IncidentId)
+	}
+}

@@ -69,6 +69,9 @@ func routed(s *SignIn, rec stream.Record, index int, version string) routedSignI
 
 // progressMarker tells a shard how far a Router's input partitions got.
 type progressMarker struct {
+	// Topics are the input topics: progress of others, from an earlier
+	// configuration, is forgotten.
+	Topics  []string         `json:"topics"`
 	Sources []sourceProgress `json:"sources"`
 }
 

@@ -3,6 +3,7 @@ package detector
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -157,7 +158,7 @@ func (r *Router) Markers() []stream.Record {
 		return nil
 	}
 	now := r.cfg.Now()
-	m := progressMarker{Sources: make([]sourceProgress, 0, len(r.sources))}
+	m := progressMarker{Topics: slices.Sorted(maps.Keys(r.counts)), Sources: make([]sourceProgress, 0, len(r.sources))}
 	for tp, src := range r.sources {
 		m.Sources = append(m.Sources, sourceProgress{
 			Topic: tp.Topic, Partition: tp.Partition, Partitions: max(r.counts[tp.Topic], tp.Partition+1),

@@ -48,6 +48,11 @@ func newScaled(ctx context.Context, s *service) (*scaled, error) {
 		}
 	}
 	internal, err := stream.PartitionCounts(ctx, kafka, sc.RepartitionTopic, sc.StateTopic)
+	for wait := time.Now().Add(15 * time.Second); err != nil && sc.CreateTopics && time.Now().Before(wait); {
+		// Just created: the brokers learn of the topics in a moment.
+		time.Sleep(100 * time.Millisecond)
+		internal, err = stream.PartitionCounts(ctx, kafka, sc.RepartitionTopic, sc.StateTopic)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("scale out: internal topics (create them, or allow this detector to): %w", err)
 	}

@@ -35,7 +35,11 @@ type ServiceConfig struct {
 	TickInterval time.Duration
 	// ShutdownTimeout bounds the final flush and commit; zero means 30s.
 	ShutdownTimeout time.Duration
-	Logger          *slog.Logger
+	// FailAfter is how long polls may keep failing (brokers unreachable,
+	// authorization refused) before the service gives up with the error;
+	// zero means 5m.
+	FailAfter time.Duration
+	Logger    *slog.Logger
 	// OnBatch, when set, is called after each polled batch is processed,
 	// with the running counts (for progress reporting and benchmarks).
 	OnBatch func(*Stats)
@@ -77,7 +81,8 @@ type ScaleConfig struct {
 	MarkerInterval time.Duration
 }
 
-// ScaleTopics returns the internal topic names of a consumer group.
+// ScaleTopics returns the internal topic names of a consumer group; the
+// group must make valid topic names (stream.ValidTopicName).
 func ScaleTopics(group string) (repartition, state string) {
 	return group + "-repartition", group + "-state"
 }
@@ -91,6 +96,9 @@ func (c ServiceConfig) withDefaults() ServiceConfig {
 	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 30 * time.Second
+	}
+	if c.FailAfter <= 0 {
+		c.FailAfter = 5 * time.Minute
 	}
 	if c.Format == "" {
 		c.Format = FormatSentinel
@@ -117,8 +125,12 @@ func (c ServiceConfig) Validate() error {
 	if err := c.Consumer.Validate(); err != nil {
 		return err
 	}
-	if sc := c.Scale; sc != nil && (sc.RepartitionTopic == "" || sc.StateTopic == "") {
-		return errors.New("run: scaling out needs a repartition topic and a state topic")
+	if sc := c.Scale; sc != nil {
+		for _, name := range []string{sc.RepartitionTopic, sc.StateTopic} {
+			if err := stream.ValidTopicName(name); err != nil {
+				return fmt.Errorf("run: internal topic: %w", err)
+			}
+		}
 	}
 	if c.ExactlyOnce && (c.Scale == nil || c.TransactionalID == "") {
 		return errors.New("run: exactly once needs the repartition step and a transactional id (the instance id)")
@@ -134,6 +146,9 @@ type service struct {
 	producer *stream.Producer // nil with ExactlyOnce: the consumer produces
 	consumer *stream.Consumer
 	ctx      context.Context // of the run, for produce calls from hooks
+
+	erring     time.Time // since when polls fail; zero while they do not
+	lastErrLog time.Time
 
 	mu         sync.Mutex
 	pipe       pipeline
@@ -262,7 +277,9 @@ func RunService(ctx context.Context, cfg ServiceConfig) error {
 		s.mu.Unlock()
 	}
 	cfg.Metrics.SetReady(false)
-	s.consumer.Close(shutdown)
+	if err := s.consumer.Close(shutdown); err != nil {
+		s.log.Warn("group not left; the partitions move after the session timeout", "error", err)
+	}
 	st := s.pipe.base().Stats()
 	s.log.Info("detector stopped", "messages", st.Messages, "qualifying", st.Verdicts[Match], "rejected", st.RejectedTotal(), "error", runErr)
 	return runErr
@@ -322,8 +339,8 @@ func (s *service) loop(ctx context.Context) error {
 			}
 			return nil
 		}
-		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("consume: %w", err)
+		if err := s.consumeError(err); err != nil {
+			return err
 		}
 		s.mu.Lock()
 		s.reconfigure()
@@ -347,6 +364,33 @@ func (s *service) loop(ctx context.Context) error {
 			return endErr
 		}
 	}
+}
+
+// consumeError decides on a poll error: the client retries on its own
+// (a broker restarting, a coordinator moving), so errors are logged and
+// the service runs on, not ready, until they persist for FailAfter.
+func (s *service) consumeError(err error) error {
+	if err == nil || errors.Is(err, context.DeadlineExceeded) {
+		if !s.erring.IsZero() {
+			s.log.Info("consuming again", "after", time.Since(s.erring).Round(time.Millisecond))
+			s.erring = time.Time{}
+			s.cfg.Metrics.SetReady(true)
+		}
+		return nil
+	}
+	now := time.Now()
+	if s.erring.IsZero() {
+		s.erring = now
+		s.cfg.Metrics.SetReady(false)
+	}
+	if now.Sub(s.erring) >= s.cfg.FailAfter {
+		return fmt.Errorf("consume: failing for %s: %w", now.Sub(s.erring).Round(time.Second), err)
+	}
+	if now.Sub(s.lastErrLog) >= 5*time.Second {
+		s.lastErrLog = now
+		s.log.Warn("consume failing; retrying", "for", now.Sub(s.erring).Round(time.Millisecond), "error", err)
+	}
+	return nil
 }
 
 // endTransaction writes the state records and commits the transaction;
@@ -490,7 +534,10 @@ func (s *service) deliver(ctx context.Context, c commit) error {
 		return nil
 	}
 	if err := s.consumer.Commit(ctx, offsets); err != nil {
-		return fmt.Errorf("commit offsets: %w", err)
+		// Output is delivered; the offsets go with the next commit. A
+		// crash meanwhile replays a little more.
+		s.log.Warn("offsets not committed; retrying with the next commit", "error", err)
+		return nil
 	}
 	for tp, off := range offsets {
 		s.committed[tp] = off

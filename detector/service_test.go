@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -31,7 +32,9 @@ func newServiceTopics(t testing.TB, partitions int32) serviceTopics {
 		alerts:    kafkatest.NewTopic(t, target, 1),
 		incidents: kafkatest.NewTopic(t, target, 1),
 		dead:      kafkatest.NewTopic(t, target, 1),
-		group:     "ropcwatch-" + strings.ReplaceAll(t.Name(), "/", "-"),
+		// Unique per run: on a real broker, groups and the internal topics
+		// named from them outlive a test.
+		group: "ropcwatch-" + strings.NewReplacer("/", "-", "=", "-").Replace(t.Name()) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36),
 	}
 }
 

@@ -111,6 +111,7 @@ func (s *Shard) Apply(rec stream.Record, out *Output) {
 			s.invalid(rec, err.Error(), out)
 			return
 		}
+		s.forget(m.Topics)
 		for _, p := range m.Sources {
 			s.observe(p)
 		}
@@ -143,6 +144,20 @@ func (s *Shard) observe(p sourceProgress) {
 	*cur = p
 	cur.Event = event
 	s.counts[p.Topic] = max(s.counts[p.Topic], p.Partitions)
+}
+
+// forget drops the progress of input topics no longer read.
+func (s *Shard) forget(topics []string) {
+	for tp := range s.sources {
+		if !slices.Contains(topics, tp.Topic) {
+			delete(s.sources, tp)
+		}
+	}
+	for topic := range s.counts {
+		if !slices.Contains(topics, topic) {
+			delete(s.counts, topic)
+		}
+	}
 }
 
 // progress is the event time every input partition has reached, leaving

@@ -94,6 +94,24 @@ func EnsureTopicSpecs(ctx context.Context, cfg KafkaConfig, topics map[string]To
 	return refused(cfg, failed, errors.Join(errs...))
 }
 
+// ValidTopicName reports a name Kafka refuses for a topic: empty, "." or
+// "..", longer than 249 bytes, or with characters other than ASCII letters,
+// digits, '.', '_' and '-'.
+func ValidTopicName(name string) error {
+	switch {
+	case name == "", name == ".", name == "..":
+		return fmt.Errorf("topic name %q is not allowed", name)
+	case len(name) > 249:
+		return fmt.Errorf("topic name %.40q... is longer than 249 bytes", name)
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return fmt.Errorf("topic name %q: %q is not an ASCII letter, digit, '.', '_' or '-'", name, c)
+		}
+	}
+	return nil
+}
+
 // PartitionCounts returns the number of partitions of each topic; a topic
 // that does not exist is an error naming it.
 func PartitionCounts(ctx context.Context, cfg KafkaConfig, topics ...string) (map[string]int32, error) {

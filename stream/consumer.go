@@ -118,6 +118,8 @@ type Consumer struct {
 	sess    *kgo.GroupTransactSession // with Transactions only
 	maxPoll int
 	latest  bool // StartLatest
+	// group and instance name a static member to remove on Close.
+	group, instance string
 }
 
 // Batch is the result of one Poll.
@@ -164,7 +166,7 @@ func NewConsumer(cfg ConsumerConfig, hooks PartitionHooks) (*Consumer, error) {
 		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	}
 	opts = append(opts, cfg.extra...)
-	c := &Consumer{maxPoll: cfg.MaxPollRecords, latest: cfg.StartLatest}
+	c := &Consumer{maxPoll: cfg.MaxPollRecords, latest: cfg.StartLatest, group: cfg.Group, instance: cfg.InstanceID}
 	if c.maxPoll == 0 {
 		c.maxPoll = defaultMaxPollRecords
 	}
@@ -330,13 +332,28 @@ func (c *Consumer) Commit(ctx context.Context, offsets map[TopicPartition]int64)
 }
 
 // Close allows a final rebalance (so Revoked runs and can commit), leaves
-// the group — with static membership the member stays registered until its
-// session times out, so a restart with the same InstanceID resumes at once —
-// and closes connections. It returns when done or when ctx is done.
-func (c *Consumer) Close(ctx context.Context) {
+// the group and closes connections. A static member (InstanceID) is
+// removed from the group explicitly, so that its partitions move to the
+// other members at once rather than after its session timeout; a member
+// killed without Close stays registered, and its restart with the same
+// InstanceID resumes without a rebalance. It returns when done or when ctx
+// is done.
+func (c *Consumer) Close(ctx context.Context) error {
 	c.cl.AllowRebalance()
-	_ = c.cl.LeaveGroupContext(ctx) // a failed leave only delays the next rebalance by a session timeout
+	// A failed leave only delays the next rebalance by a session timeout.
+	err := c.cl.LeaveGroupContext(ctx)
+	if c.instance != "" {
+		var resps kadm.LeaveGroupResponses
+		resps, err = kadm.NewClient(c.cl).LeaveGroup(ctx, kadm.LeaveGroup(c.group).InstanceIDs(c.instance).Reason("shutting down"))
+		if err == nil {
+			err = resps.Error()
+		}
+	}
 	c.cl.Close()
+	if err != nil {
+		return fmt.Errorf("leave group %s: %w", c.group, err)
+	}
+	return nil
 }
 
 // Position is where consumption of a partition stands against its end.

@@ -4,7 +4,8 @@
 #
 #   kafka.sh start DIR   fetch the jars if needed, configure DIR on first use, start,
 #                        wait until every listener answers
-#   kafka.sh env DIR     print the ROPCWATCH_TEST_KAFKA* exports for the tests:
+#   kafka.sh env DIR     print the ROPCWATCH_TEST_KAFKA* exports for the tests,
+#                        DIR itself among them (ROPCWATCH_TEST_KAFKA_DIR):
 #                        eval "$(deploy/kafka/kafka.sh env DIR)"
 #   kafka.sh stop DIR    stop the broker (TERM, then KILL); safe to repeat
 #   kafka.sh tool CLASS [ARGS...]
@@ -335,6 +336,8 @@ start | stop | env)
 	env)
 		[ -f "$1/env" ] || die "$1 has no broker configuration: run kafka.sh start $1 first"
 		cat "$1/env"
+		# For tests that stop and start this broker themselves.
+		printf 'export ROPCWATCH_TEST_KAFKA_DIR=%q\n' "$(cd "$1" && pwd)"
 		;;
 	esac
 	;;
