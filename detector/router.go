@@ -25,6 +25,9 @@ type Router struct {
 	counts   map[string]int32
 	sources  map[stream.TopicPartition]*sourceState
 	scanning scanning
+	// reported and lastMarker are what and when the latest markers told.
+	reported   map[stream.TopicPartition]reported
+	lastMarker time.Time
 }
 
 // sourceState tracks one input partition a Router reads.
@@ -151,13 +154,23 @@ func (s *sourceState) observe(t, now time.Time, skew time.Duration) {
 	}
 }
 
+// markerHeartbeat is how often a router reports when nothing changed:
+// silence itself is progress (windows close under it, SPEC section 3).
+const markerHeartbeat = time.Second
+
 // Markers returns one progress marker per shard, reporting every input
-// partition the router reads; none when it reads none.
+// partition the router reads, when the report changed in a way shards act
+// on (an event time, catching up, turning quiet or idle) or a heartbeat is
+// due; none when it reads no partition.
 func (r *Router) Markers() []stream.Record {
 	if len(r.sources) == 0 {
 		return nil
 	}
 	now := r.cfg.Now()
+	if !r.changed(now) && now.Sub(r.lastMarker) < markerHeartbeat {
+		return nil
+	}
+	r.lastMarker = now
 	m := progressMarker{Topics: slices.Sorted(maps.Keys(r.counts)), Sources: make([]sourceProgress, 0, len(r.sources))}
 	for tp, src := range r.sources {
 		m.Sources = append(m.Sources, sourceProgress{
@@ -179,6 +192,34 @@ func (r *Router) Markers() []stream.Record {
 		}
 	}
 	return recs
+}
+
+// changed reports whether a source's report differs, as shards see it,
+// from the one last sent, and remembers the current ones.
+func (r *Router) changed(now time.Time) bool {
+	changed := len(r.reported) != len(r.sources)
+	next := make(map[stream.TopicPartition]reported, len(r.sources))
+	for tp, src := range r.sources {
+		silent := now.Sub(src.lastArrival)
+		rep := reported{
+			event: src.maxEvent, caughtUp: src.end >= 0 && src.next >= src.end,
+			quiet: silent >= orderQuiet, idle: silent >= r.cfg.IdleTimeout,
+		}
+		if old, ok := r.reported[tp]; !ok || old != rep {
+			changed = true
+		}
+		next[tp] = rep
+	}
+	if changed {
+		r.reported = next
+	}
+	return changed
+}
+
+// reported is what shards act on in a source's progress.
+type reported struct {
+	event                 time.Time
+	caughtUp, quiet, idle bool
 }
 
 // Committable returns, per input partition, the offset after the latest

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/ropcwatch/ropcwatch/stream"
@@ -39,8 +40,12 @@ func newScaled(ctx context.Context, s *service) (*scaled, error) {
 				n = max(n, c)
 			}
 		}
+		// The repartition topic keeps what open and retained windows need
+		// to be rebuilt, twice over.
+		live := s.cfg.Live.withDefaults()
+		keep := 2 * (live.Rule.QueryPeriod + live.Lateness + live.Retention)
 		err := stream.EnsureTopicSpecs(ctx, kafka, map[string]stream.TopicSpec{
-			sc.RepartitionTopic: {Partitions: n},
+			sc.RepartitionTopic: {Partitions: n, Configs: map[string]string{"retention.ms": strconv.FormatInt(keep.Milliseconds(), 10)}},
 			sc.StateTopic:       {Partitions: n, Configs: map[string]string{"cleanup.policy": "compact"}},
 		})
 		if err != nil {

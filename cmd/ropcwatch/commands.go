@@ -36,6 +36,7 @@ func subcommands() []subcommand {
 		{"demo", "run the whole pipeline on an in-process demo broker with generated attacks", runDemo},
 		{"config", "config check: print and validate the effective settings of run", runConfig},
 		{"replay", "produce recorded or generated sign-ins into a topic, paced and optionally shifted to now", runReplay},
+		{"loadtest", "replay generated sign-ins against a detector and report throughput, lag, alert latency and correctness", runLoadtest},
 		{"detect", "evaluate the rule over a file of sign-ins (batch) and write alerts", runDetect},
 		{"generate", "write a deterministic stream of realistic sign-in records", runGenerate},
 		{"compare", "compare the result rows of an alert file with a truth file or another alert file", runCompare},

@@ -67,10 +67,11 @@ func readFile(path string, e env, read func(io.Reader) ([]synth.TruthRow, error)
 	return read(f)
 }
 
-// alertLine is what compare reads of a Sentinel-shape alert.
+// alertLine is what compare and loadtest read of a Sentinel-shape alert.
 type alertLine struct {
 	AlertId   string
 	Revision  int
+	Status    string
 	WindowEnd time.Time
 	Result    alertRow
 	Results   []alertRow
@@ -87,8 +88,7 @@ type alertRow struct {
 // alertRows reads the rows of the latest revision of each alert; a
 // SingleAlert alert contributes every row of its window.
 func alertRows(r io.Reader) ([]synth.TruthRow, error) {
-	latest := make(map[string]alertLine)
-	var order []string
+	var latest latestAlerts
 	dec := json.NewDecoder(r)
 	for n := 1; ; n++ {
 		var a alertLine
@@ -97,17 +97,36 @@ func alertRows(r io.Reader) ([]synth.TruthRow, error) {
 		} else if err != nil {
 			return nil, fmt.Errorf("alert %d: %w", n, err)
 		}
-		prev, seen := latest[a.AlertId]
-		if !seen {
-			order = append(order, a.AlertId)
-		}
-		if !seen || a.Revision > prev.Revision {
-			latest[a.AlertId] = a
-		}
+		latest.add(a)
 	}
+	return latest.rows(), nil
+}
+
+// latestAlerts keeps the latest revision of each alert, in the order the
+// alerts first appeared.
+type latestAlerts struct {
+	latest map[string]alertLine
+	order  []string
+}
+
+func (l *latestAlerts) add(a alertLine) {
+	if l.latest == nil {
+		l.latest = make(map[string]alertLine)
+	}
+	prev, seen := l.latest[a.AlertId]
+	if !seen {
+		l.order = append(l.order, a.AlertId)
+	}
+	if !seen || a.Revision > prev.Revision {
+		l.latest[a.AlertId] = a
+	}
+}
+
+// rows returns the result rows of the latest revisions.
+func (l *latestAlerts) rows() []synth.TruthRow {
 	var rows []synth.TruthRow
-	for _, id := range order {
-		a := latest[id]
+	for _, id := range l.order {
+		a := l.latest[id]
 		rs := a.Results
 		if len(rs) == 0 {
 			rs = []alertRow{a.Result}
@@ -119,5 +138,5 @@ func alertRows(r io.Reader) ([]synth.TruthRow, error) {
 			})
 		}
 	}
-	return rows, nil
+	return rows
 }

@@ -16,6 +16,49 @@ import (
 	"github.com/ropcwatch/ropcwatch/stream"
 )
 
+// replayOptions are the flags of replay that loadtest shares: what to
+// generate, and how to pace and batch it.
+type replayOptions struct {
+	generate    *int
+	seed        *uint64
+	rate, speed *float64
+	shift       *bool
+	progress    *time.Duration
+	compression *string
+	linger      *time.Duration
+}
+
+func replayFlags(fs *flag.FlagSet) replayOptions {
+	return replayOptions{
+		generate:    fs.Int("generate", 0, "replay `N` generated records instead of files"),
+		seed:        fs.Uint64("seed", 1, "generator seed, with --generate"),
+		rate:        fs.Float64("rate", 0, "messages per second; 0 means as fast as possible"),
+		speed:       fs.Float64("speed", 0, "follow the event times at this speed-up (60 = an hour a minute); 0 means off"),
+		shift:       fs.Bool("shift-to-now", false, "move time, createdDateTime and TimeGenerated so that the first message happens now (loadtest generates its records at the present instead, so that its truth holds)"),
+		progress:    fs.Duration("progress", 2*time.Second, "progress line interval on stderr; 0 turns it off"),
+		compression: fs.String("compression", "", "lz4, gzip or none; default lz4 (gzip for Event Hubs)"),
+		linger:      fs.Duration("linger", 10*time.Millisecond, "how long a batch waits for more messages"),
+	}
+}
+
+// validate checks the pacing flags.
+func (o replayOptions) validate() error {
+	if *o.rate < 0 || *o.speed < 0 || *o.generate < 0 {
+		return errors.New("--generate, --rate and --speed must not be negative")
+	}
+	return nil
+}
+
+// replayer returns a replayer to topic with its producer; close the
+// producer when done.
+func (o replayOptions) replayer(e env, kcfg stream.KafkaConfig, topic string) (*replayer, error) {
+	p, err := stream.NewProducer(stream.ProducerConfig{Kafka: kcfg, Linger: *o.linger, MaxBufferedRecords: 50000, Compression: *o.compression})
+	if err != nil {
+		return nil, err
+	}
+	return &replayer{e: e, p: p, topic: topic, pacer: stream.Pacer{Rate: *o.rate, Speed: *o.speed}, shift: *o.shift, start: time.Now()}, nil
+}
+
 // runReplay is `ropcwatch replay`: recorded or generated sign-in streams
 // into a topic, paced, optionally shifted to the present.
 func runReplay(ctx context.Context, e env, args []string) int {
@@ -23,15 +66,8 @@ func runReplay(ctx context.Context, e env, args []string) int {
 	fs.SetOutput(e.stderr)
 	kafka := kafkaFlags(fs)
 	topic := fs.String("topic", "", "topic or event hub to write to (required)")
-	generate := fs.Int("generate", 0, "replay `N` generated records instead of files")
-	seed := fs.Uint64("seed", 1, "generator seed, with --generate")
-	rate := fs.Float64("rate", 0, "messages per second; 0 means as fast as possible")
-	speed := fs.Float64("speed", 0, "follow the event times at this speed-up (60 = an hour a minute); 0 means off")
-	shift := fs.Bool("shift-to-now", false, "move time, createdDateTime and TimeGenerated so that the first message happens now")
+	opts := replayFlags(fs)
 	loop := fs.Int("loop", 1, "replay the sources `N` times")
-	progress := fs.Duration("progress", 2*time.Second, "progress line interval on stderr; 0 turns it off")
-	compression := fs.String("compression", "", "lz4, gzip or none; default lz4 (gzip for Event Hubs)")
-	linger := fs.Duration("linger", 10*time.Millisecond, "how long a batch waits for more messages")
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: ropcwatch replay --topic T [--brokers ...] [--rate N|--speed X] [--shift-to-now] [--loop N] (--generate N | FILE...)")
 		fs.PrintDefaults()
@@ -40,15 +76,19 @@ func runReplay(ctx context.Context, e env, args []string) int {
 		return usageError(err)
 	}
 	files := fs.Args()
+	if err := opts.validate(); err != nil {
+		fmt.Fprintf(e.stderr, "ropcwatch replay: %v\n", err)
+		return exitFailure
+	}
 	switch {
 	case *topic == "":
 		fmt.Fprintln(e.stderr, "ropcwatch replay: --topic is required")
 		return exitFailure
-	case (*generate > 0) == (len(files) > 0):
+	case (*opts.generate > 0) == (len(files) > 0):
 		fmt.Fprintln(e.stderr, "ropcwatch replay: give files to replay, or --generate N, not both")
 		return exitFailure
-	case *loop < 1 || *rate < 0 || *speed < 0:
-		fmt.Fprintln(e.stderr, "ropcwatch replay: --loop must be at least 1, --rate and --speed not negative")
+	case *loop < 1:
+		fmt.Fprintln(e.stderr, "ropcwatch replay: --loop must be at least 1")
 		return exitFailure
 	}
 	kcfg, err := kafka.config(e.getenv)
@@ -56,20 +96,19 @@ func runReplay(ctx context.Context, e env, args []string) int {
 		fmt.Fprintf(e.stderr, "ropcwatch replay: %v\n", err)
 		return exitFailure
 	}
-	p, err := stream.NewProducer(stream.ProducerConfig{Kafka: kcfg, Linger: *linger, MaxBufferedRecords: 50000, Compression: *compression})
+	r, err := opts.replayer(e, kcfg, *topic)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "ropcwatch replay: %v\n", err)
 		return exitFailure
 	}
-	defer p.Close()
-	r := &replayer{e: e, p: p, topic: *topic, pacer: stream.Pacer{Rate: *rate, Speed: *speed}, shift: *shift, start: time.Now()}
+	defer r.p.Close()
 	stop := func() {}
-	if *progress > 0 {
-		stop = r.report(*progress)
+	if *opts.progress > 0 {
+		stop = r.report(*opts.progress)
 	}
 	for range *loop {
-		if *generate > 0 {
-			_, err = r.generated(ctx, synth.Config{Records: *generate, Seed: *seed})
+		if *opts.generate > 0 {
+			_, err = r.generated(ctx, synth.Config{Records: *opts.generate, Seed: *opts.seed})
 		} else {
 			err = r.files(ctx, files)
 		}
@@ -77,7 +116,7 @@ func runReplay(ctx context.Context, e env, args []string) int {
 			break
 		}
 	}
-	if ferr := p.Flush(context.WithoutCancel(ctx)); err == nil {
+	if ferr := r.p.Flush(context.WithoutCancel(ctx)); err == nil {
 		err = ferr
 	}
 	if err == nil {
@@ -103,7 +142,13 @@ type replayer struct {
 	start time.Time
 	sent  atomic.Int64
 	bytes atomic.Int64
-	err   atomicError
+	// acked and ackedBytes count messages the brokers acknowledged.
+	acked, ackedBytes atomic.Int64
+	// onSend, when set, sees each message as it is handed to the producer,
+	// on the replaying goroutine; the function it returns, when not nil, is
+	// called with the time the brokers acknowledged the message.
+	onSend func(msg []byte) (onAck func(at time.Time))
+	err    atomicError
 }
 
 // atomicError keeps the first error stored, for produce callbacks.
@@ -187,9 +232,19 @@ func (r *replayer) lines(ctx context.Context, in io.Reader) error {
 		if err := r.pacer.Wait(ctx, et); err != nil {
 			return err
 		}
+		var onAck func(time.Time)
+		if r.onSend != nil {
+			onAck = r.onSend(msg)
+		}
 		r.p.Produce(ctx, stream.Record{Topic: r.topic, Value: msg}, func(_ stream.Record, err error) {
 			if err != nil {
 				r.err.Store(err)
+				return
+			}
+			r.acked.Add(1)
+			r.ackedBytes.Add(int64(len(msg)))
+			if onAck != nil {
+				onAck(time.Now())
 			}
 		})
 		r.sent.Add(1)

@@ -90,15 +90,30 @@ func runService(ctx context.Context, e env, args []string) int {
 		}
 		return usageError(err)
 	}
-	logger, err := newLogger(e, *f.logFormat)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "ropcwatch run: --log-format: %v\n", err)
-		return exitFailure
-	}
-	cfg, err := serviceConfig(e, f)
+	cfg, err := prepareService(ctx, e, f)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "ropcwatch run: %v\n", err)
 		return exitFailure
+	}
+	if err := detector.RunService(ctx, cfg); err != nil {
+		cfg.Logger.Error("detector failed", "error", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+// prepareService builds the configuration of the detector that the flags
+// of run describe, with its logger, and starts what serves it: the
+// configuration watcher and, with --metrics-addr, the metrics server. Both
+// stop when ctx is done. Errors name the flag.
+func prepareService(ctx context.Context, e env, f *runFlags) (detector.ServiceConfig, error) {
+	logger, err := newLogger(e, *f.logFormat)
+	if err != nil {
+		return detector.ServiceConfig{}, fmt.Errorf("--log-format: %w", err)
+	}
+	cfg, err := serviceConfig(e, f)
+	if err != nil {
+		return cfg, err
 	}
 	cfg.Logger = logger
 	reloads := make(chan detector.Config)
@@ -107,18 +122,13 @@ func runService(ctx context.Context, e env, args []string) int {
 	if *f.metricsAddr != "" {
 		reg, m, consumerHook, producerHook := newRegistry()
 		if err := serveOps(ctx, *f.metricsAddr, reg, m, logger); err != nil {
-			fmt.Fprintf(e.stderr, "ropcwatch run: %v\n", err)
-			return exitFailure
+			return cfg, err
 		}
 		cfg.Metrics = m
 		cfg.Consumer.Kafka.Hooks = append(cfg.Consumer.Kafka.Hooks, consumerHook)
 		cfg.Producer.Kafka.Hooks = append(cfg.Producer.Kafka.Hooks, producerHook)
 	}
-	if err := detector.RunService(ctx, cfg); err != nil {
-		logger.Error("detector failed", "error", err)
-		return exitFailure
-	}
-	return exitOK
+	return cfg, nil
 }
 
 // serviceConfig builds and checks the service's configuration from the
@@ -139,12 +149,7 @@ func serviceConfig(e env, f *runFlags) (detector.ServiceConfig, error) {
 	if *f.alerts == "" {
 		return cfg, fmt.Errorf("--alerts-topic is required")
 	}
-	var topics []string
-	for _, t := range strings.Split(*f.topics, ",") {
-		if t = strings.TrimSpace(t); t != "" {
-			topics = append(topics, t)
-		}
-	}
+	topics := f.topicList()
 	if len(topics) == 0 {
 		return cfg, fmt.Errorf("--topic is required")
 	}
@@ -186,6 +191,17 @@ func serviceConfig(e env, f *runFlags) (detector.ServiceConfig, error) {
 		Producer:    stream.ProducerConfig{Kafka: kcfg, Linger: time.Millisecond},
 		AlertsTopic: *f.alerts, IncidentsTopic: *f.incidents, DeadLetterTopic: *f.dead, Format: format,
 	}, nil
+}
+
+// topicList returns the names --topic lists.
+func (f *runFlags) topicList() []string {
+	var topics []string
+	for _, t := range strings.Split(*f.topics, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			topics = append(topics, t)
+		}
+	}
+	return topics
 }
 
 func newLogger(e env, format string) (*slog.Logger, error) {
