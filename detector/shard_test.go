@@ -44,7 +44,9 @@ func (l *shardLog) progress(p int32, m int, caughtUp bool, silent time.Duration)
 	}}})
 }
 
-func at10(m int) time.Time { return time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC).Add(time.Duration(m) * time.Minute) }
+func at10(m int) time.Time {
+	return time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC).Add(time.Duration(m) * time.Minute)
+}
 
 func newTestShard(t *testing.T) *Shard {
 	t.Helper()
