@@ -37,6 +37,13 @@ type LiveConfig struct {
 	// UpdateInterval is the least event time between two update revisions of
 	// one alert; zero means 5m.
 	UpdateInterval time.Duration
+	// OrderQuiet is, when scaled out, how long an input partition with
+	// nothing more on the broker must be silent before it stops holding
+	// sign-ins of other partitions back from being applied in event-time
+	// order; zero means 500ms. Longer makes the order of a run proof
+	// against longer stalls of the input's producers, and a sign-in wait
+	// that long when another partition has gone quiet behind it.
+	OrderQuiet time.Duration
 	// MaxFutureSkew ignores, for the watermark, event times further than this
 	// ahead of the wall clock (a forged timestamp must not close every
 	// window); zero means 1h.
@@ -78,6 +85,9 @@ func (c LiveConfig) withDefaults() LiveConfig {
 	}
 	if c.UpdateInterval <= 0 {
 		c.UpdateInterval = 5 * time.Minute
+	}
+	if c.OrderQuiet <= 0 {
+		c.OrderQuiet = 500 * time.Millisecond
 	}
 	if c.MaxFutureSkew <= 0 {
 		c.MaxFutureSkew = time.Hour

@@ -203,7 +203,7 @@ func (r *Router) changed(now time.Time) bool {
 		silent := now.Sub(src.lastArrival)
 		rep := reported{
 			event: src.maxEvent, caughtUp: src.end >= 0 && src.next >= src.end,
-			quiet: silent >= orderQuiet, idle: silent >= r.cfg.IdleTimeout,
+			quiet: silent >= r.cfg.OrderQuiet, idle: silent >= r.cfg.IdleTimeout,
 		}
 		if old, ok := r.reported[tp]; !ok || old != rep {
 			changed = true

@@ -20,7 +20,8 @@ import (
 //
 //   - sign-ins are applied in event-time order (ties by user, then source
 //     position), not in arrival order: each is held until every input
-//     partition has reached its TimeGenerated, or is caught up and quiet;
+//     partition has reached its TimeGenerated, or is caught up and quiet
+//     (LiveConfig.OrderQuiet);
 //   - windows close when the event-time progress of every input partition,
 //     as the markers report it, minus the lateness passes their end.
 //
@@ -39,10 +40,6 @@ type Shard struct {
 	checkpoints    []shardCheckpoint
 	lastCheckpoint time.Time
 }
-
-// orderQuiet is how long a caught-up input partition must be silent before
-// it stops holding sign-ins back from being applied.
-const orderQuiet = 250 * time.Millisecond
 
 // checkpointEvery spaces checkpoints in wall time; a rebuild replays at
 // most this much beyond what the open windows need.
@@ -96,7 +93,7 @@ func (s *Shard) Apply(rec stream.Record, out *Output) {
 			return
 		}
 		h := heldSignIn{r: r, offset: rec.Offset, value: rec.Value}
-		if t, all, ok := s.progress(orderQuiet); ok && (all || !r.Time.After(t)) {
+		if t, all, ok := s.progress(s.cfg.OrderQuiet); ok && (all || !r.Time.After(t)) {
 			s.apply(&h, out)
 			return
 		}
@@ -193,7 +190,7 @@ func (s *Shard) progress(quiet time.Duration) (t time.Time, all, ok bool) {
 // release applies the held sign-ins that every input partition has passed,
 // in order.
 func (s *Shard) release(out *Output) {
-	t, all, ok := s.progress(orderQuiet)
+	t, all, ok := s.progress(s.cfg.OrderQuiet)
 	if !ok {
 		return
 	}

@@ -24,6 +24,7 @@ type runFlags struct {
 	topics, group, instance, start, alerts, incidents, dead *string
 	format, logFormat, metricsAddr                          *string
 	lateness, idle, retention, update, offset, reload       *time.Duration
+	orderQuiet                                              *time.Duration
 	maxMsg                                                  *int
 	config                                                  *string
 	repartition, createInternal, exactlyOnce                *bool
@@ -182,7 +183,7 @@ func serviceConfig(e env, f *runFlags) (detector.ServiceConfig, error) {
 		Scale: scale, ExactlyOnce: *f.exactlyOnce, TransactionalID: *f.group + "-" + instance,
 		Live: detector.LiveConfig{
 			Rule: c.Rule, Allowlist: c.Allowlist, Lateness: *f.lateness, IdleTimeout: *f.idle, Retention: *f.retention,
-			UpdateInterval: *f.update, WindowOffset: *f.offset, MaxMessageBytes: *f.maxMsg,
+			UpdateInterval: *f.update, WindowOffset: *f.offset, MaxMessageBytes: *f.maxMsg, OrderQuiet: *f.orderQuiet,
 		},
 		ConfigVersion: c.Version,
 		Consumer: stream.ConsumerConfig{
