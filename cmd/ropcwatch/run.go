@@ -60,6 +60,7 @@ func newRunFlags(w io.Writer) (*flag.FlagSet, *runFlags) {
 		repartition:        fs.Bool("repartition", true, "re-key qualifying sign-ins by user through the internal topics GROUP-repartition and GROUP-state, so that instances share unkeyed input (Event Hubs) with exact per-user windows; false for input keyed by user"),
 		createInternal:     fs.Bool("create-internal-topics", true, "create the internal topics when missing (Event Hubs Standard cannot: create them as event hubs)"),
 		internalPartitions: fs.Int("internal-partitions", 0, "partitions of the internal topics when created (at most this many instances share the windows); 0 means as many as the largest input topic"),
+		orderQuiet:         fs.Duration("order-quiet", 500*time.Millisecond, "with --repartition: how long an input partition with nothing more on the broker must be silent before sign-ins of other partitions stop waiting for it (they are applied in event-time order)"),
 		exactlyOnce:        fs.Bool("exactly-once", false, "commit alerts, internal records and offsets in Kafka transactions, so a read_committed consumer sees each alert revision once; needs --repartition, --instance-id and a broker with transactions (not Event Hubs Standard)"),
 	}
 }
