@@ -1,6 +1,6 @@
 // Package stream moves bytes between ropcwatch and the outside: Kafka and
 // Azure Event Hubs (its Kafka endpoint) on franz-go — consumer groups with
 // manual commits, an idempotent producer, TLS and SASL, topic creation —
-// and files (plain or gzip, one message per line). It knows nothing about
-// sign-ins.
+// and files (plain or gzip; one message per line, or one per event of an
+// Event Hubs Capture Avro file). It knows nothing about sign-ins.
 package stream

@@ -16,29 +16,58 @@ var gzipMagic = []byte{0x1f, 0x8b}
 // OpenInput opens path for reading ("-" is stdin) and transparently
 // decompresses gzip, detected by its magic bytes rather than the file name.
 func OpenInput(path string, stdin io.Reader) (io.ReadCloser, error) {
+	in, err := openInput(path, stdin)
+	if err != nil {
+		return nil, err
+	}
+	return readCloser{in.r, in.closer}, nil
+}
+
+// input is an opened file: r reads its content, decompressed, and counted
+// counts the bytes read from the file itself.
+type input struct {
+	r       *bufio.Reader
+	closer  io.Closer
+	counted *countingReader
+}
+
+func openInput(path string, stdin io.Reader) (input, error) {
 	var f io.ReadCloser = io.NopCloser(stdin)
 	if path != "-" {
 		file, err := os.Open(path)
 		if err != nil {
-			return nil, fmt.Errorf("open input: %w", err)
+			return input{}, fmt.Errorf("open input: %w", err)
 		}
 		f = file
 	}
-	br := bufio.NewReaderSize(f, 1<<16)
+	counted := &countingReader{r: f}
+	br := bufio.NewReaderSize(counted, 1<<16)
 	head, err := br.Peek(len(gzipMagic))
 	if err != nil && err != io.EOF {
 		f.Close()
-		return nil, fmt.Errorf("read input %s: %w", path, err)
+		return input{}, fmt.Errorf("read input %s: %w", path, err)
 	}
 	if !bytes.Equal(head, gzipMagic) {
-		return readCloser{br, f}, nil
+		return input{br, f, counted}, nil
 	}
 	zr, err := gzip.NewReader(br)
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("open gzip input %s: %w", path, err)
+		return input{}, fmt.Errorf("open gzip input %s: %w", path, err)
 	}
-	return readCloser{zr, multiCloser{zr, f}}, nil
+	return input{bufio.NewReaderSize(zr, 1<<16), multiCloser{zr, f}, counted}, nil
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // CreateOutput creates path for writing ("-" is stdout, which is not closed).

@@ -170,7 +170,7 @@ func (lt *loadtest) run(ctx context.Context) (loadreport.Run, error) {
 
 // startDetector starts the detector in process under g, when asked, and
 // returns what reports its progress; nil when the detector runs elsewhere.
-func (lt *loadtest) startDetector(ctx context.Context, g *errgroup.Group) (*progress, error) {
+func (lt *loadtest) startDetector(ctx context.Context, g *errgroup.Group) (*processedCount, error) {
 	if !*lt.f.inProcess {
 		return nil, nil
 	}
@@ -178,7 +178,7 @@ func (lt *loadtest) startDetector(ctx context.Context, g *errgroup.Group) (*prog
 	if err != nil {
 		return nil, err
 	}
-	processed := &progress{}
+	processed := &processedCount{}
 	cfg.OnBatch = processed.observe
 	g.Go(func() error { return detector.RunService(ctx, cfg) })
 	return processed, nil
@@ -213,7 +213,7 @@ func (lt *loadtest) prepareTopics(ctx context.Context, mon *stream.Monitor) (sig
 // brokers acknowledged each message that holds qualifying sign-ins, then
 // waits for the expected finals.
 // It returns the truth and what the brokers acknowledged.
-func (lt *loadtest) replay(ctx context.Context, r *replayer, w *alertWatcher, processed *progress, t0 time.Time) (*synth.Truth, loadreport.Flow, error) {
+func (lt *loadtest) replay(ctx context.Context, r *replayer, w *alertWatcher, processed *processedCount, t0 time.Time) (*synth.Truth, loadreport.Flow, error) {
 	r.start = t0
 	r.onSend = func(msg []byte) func(time.Time) {
 		q := lt.qual.of(msg)
@@ -229,7 +229,7 @@ func (lt *loadtest) replay(ctx context.Context, r *replayer, w *alertWatcher, pr
 	}
 	stop := func() {}
 	if *lt.f.replay.progress > 0 {
-		stop = r.report(*lt.f.replay.progress)
+		stop = r.report(*lt.f.replay.progress, int64(lt.synth.Records))
 	}
 	cfg := lt.synth
 	if r.shift {

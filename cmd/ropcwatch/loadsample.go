@@ -15,14 +15,14 @@ import (
 // sampleEvery is how often the load test samples counts and lag.
 const sampleEvery = time.Second
 
-// progress is what an in-process detector has processed, as its OnBatch
+// processedCount is what an in-process detector has processed, as its OnBatch
 // hook reports it from the service's poll loop.
-type progress struct {
+type processedCount struct {
 	messages, bytes atomic.Int64
 	first, last     atomic.Int64 // Unix nanoseconds of the first and latest batch
 }
 
-func (p *progress) observe(st *detector.Stats) {
+func (p *processedCount) observe(st *detector.Stats) {
 	now := time.Now().UnixNano()
 	p.first.CompareAndSwap(0, now)
 	p.last.Store(now)
@@ -30,13 +30,13 @@ func (p *progress) observe(st *detector.Stats) {
 	p.bytes.Store(st.Bytes)
 }
 
-func (p *progress) count() loadreport.Count {
+func (p *processedCount) count() loadreport.Count {
 	return loadreport.Count{Messages: p.messages.Load(), Bytes: p.bytes.Load()}
 }
 
 // flow is the processed count from the first to the latest batch, timed
 // from t0.
-func (p *progress) flow(t0 time.Time) loadreport.Flow {
+func (p *processedCount) flow(t0 time.Time) loadreport.Flow {
 	f := loadreport.Flow{Count: p.count()}
 	if first := p.first.Load(); first != 0 {
 		f.From, f.To = time.Unix(0, first).Sub(t0), time.Unix(0, p.last.Load()).Sub(t0)

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -35,7 +35,7 @@ func replayFlags(fs *flag.FlagSet) replayOptions {
 		rate:        fs.Float64("rate", 0, "messages per second; 0 means as fast as possible"),
 		speed:       fs.Float64("speed", 0, "follow the event times at this speed-up (60 = an hour a minute); 0 means off"),
 		shift:       fs.Bool("shift-to-now", false, "move time, createdDateTime and TimeGenerated so that the first message happens now (loadtest generates its records at the present instead, so that its truth holds)"),
-		progress:    fs.Duration("progress", 2*time.Second, "progress line interval on stderr; 0 turns it off"),
+		progress:    fs.Duration("progress", 2*time.Second, "interval of the progress line on stderr (a terminal gets one line redrawn in place, with an ETA); 0 turns it off"),
 		compression: fs.String("compression", "", "lz4, gzip or none; default lz4 (gzip for Event Hubs)"),
 		linger:      fs.Duration("linger", 10*time.Millisecond, "how long a batch waits for more messages"),
 	}
@@ -52,15 +52,16 @@ func (o replayOptions) validate() error {
 // replayer returns a replayer to topic with its producer; close the
 // producer when done.
 func (o replayOptions) replayer(e env, kcfg stream.KafkaConfig, topic string) (*replayer, error) {
-	p, err := stream.NewProducer(stream.ProducerConfig{Kafka: kcfg, Linger: *o.linger, MaxBufferedRecords: 50000, Compression: *o.compression})
+	p, err := stream.NewProducer(replayProducerConfig(kcfg, *o.linger, *o.compression))
 	if err != nil {
 		return nil, err
 	}
 	return &replayer{e: e, p: p, topic: topic, pacer: stream.Pacer{Rate: *o.rate, Speed: *o.speed}, shift: *o.shift, start: time.Now()}, nil
 }
 
-// runReplay is `ropcwatch replay`: recorded or generated sign-in streams
-// into a topic, paced, optionally shifted to the present.
+// runReplay is `ropcwatch replay`: recorded (JSON lines or Event Hubs
+// Capture files) or generated sign-in streams into a topic, paced,
+// optionally shifted to the present.
 func runReplay(ctx context.Context, e env, args []string) int {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
@@ -104,7 +105,11 @@ func runReplay(ctx context.Context, e env, args []string) int {
 	defer r.p.Close()
 	stop := func() {}
 	if *opts.progress > 0 {
-		stop = r.report(*opts.progress)
+		total := int64(*opts.generate) * int64(*loop)
+		if *opts.generate == 0 {
+			total = filesSize(files) * int64(*loop)
+		}
+		stop = r.report(*opts.progress, total)
 	}
 	for range *loop {
 		if *opts.generate > 0 {
@@ -131,6 +136,12 @@ func runReplay(ctx context.Context, e env, args []string) int {
 	return exitOK
 }
 
+// replayProducerConfig is the producer of replay: many records in flight
+// and batches that wait linger for more.
+func replayProducerConfig(kcfg stream.KafkaConfig, linger time.Duration, compression string) stream.ProducerConfig {
+	return stream.ProducerConfig{Kafka: kcfg, Linger: linger, MaxBufferedRecords: 50000, Compression: compression}
+}
+
 // replayer writes messages to the topic and counts them.
 type replayer struct {
 	e     env
@@ -142,6 +153,7 @@ type replayer struct {
 	start time.Time
 	sent  atomic.Int64
 	bytes atomic.Int64
+	input atomic.Int64 // input consumed: bytes of the files as stored, or generated records
 	// acked and ackedBytes count messages the brokers acknowledged.
 	acked, ackedBytes atomic.Int64
 	// onSend, when set, sees each message as it is handed to the producer,
@@ -171,110 +183,98 @@ func (a *atomicError) Load() error {
 	return a.err
 }
 
+// files replays each file: JSON lines or Event Hubs Capture, plain or gzip.
 func (r *replayer) files(ctx context.Context, paths []string) error {
 	for _, path := range paths {
-		in, err := stream.OpenInput(path, r.e.stdin)
-		if err != nil {
+		if err := r.file(ctx, path); err != nil {
 			return err
-		}
-		err = r.lines(ctx, in)
-		in.Close()
-		if err != nil {
-			return fmt.Errorf("replay %s: %w", path, err)
 		}
 	}
 	return nil
 }
 
+// file replays one file, counting its bytes as stored for the progress.
+func (r *replayer) file(ctx context.Context, path string) error {
+	m, err := stream.OpenMessages(path, r.e.stdin)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	base := r.input.Load()
+	for {
+		msg, err := m.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err == nil {
+			r.input.Store(base + m.InputBytes())
+			err = r.send(ctx, msg)
+		}
+		if err != nil {
+			return fmt.Errorf("replay %s: %w", path, err)
+		}
+	}
+}
+
 // generated replays a generated stream and returns its truth.
 func (r *replayer) generated(ctx context.Context, cfg synth.Config) (*synth.Truth, error) {
-	pr, pw := io.Pipe()
-	type result struct {
-		truth *synth.Truth
-		err   error
-	}
-	done := make(chan result, 1)
-	go func() {
-		truth, err := synth.Generate(ctx, cfg, pw)
-		pw.CloseWithError(err)
-		done <- result{truth, err}
-	}()
-	err := r.lines(ctx, pr)
-	pr.CloseWithError(err) // stops the generator if replaying failed
-	g := <-done
-	if err == nil {
-		err = g.err
-	}
-	return g.truth, err
+	return synth.GenerateEach(ctx, cfg, func(line []byte, records int) error {
+		r.input.Add(int64(records))
+		return r.send(ctx, line[:len(line)-1]) // without its newline
+	})
 }
 
-// lines replays one message per line.
-func (r *replayer) lines(ctx context.Context, in io.Reader) error {
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 0, 1<<20), 16<<20)
-	for sc.Scan() {
-		if err := r.err.Load(); err != nil {
-			return err
-		}
-		msg := sc.Bytes()
-		if len(msg) == 0 {
-			continue
-		}
-		et, _ := detector.EventTime(msg)
-		if r.shift {
-			if r.by == 0 && !et.IsZero() {
-				r.by = time.Since(et)
-			}
-			msg = detector.ShiftTimes(msg, r.by)
-		} else {
-			msg = append([]byte(nil), msg...)
-		}
-		if err := r.pacer.Wait(ctx, et); err != nil {
-			return err
-		}
-		var onAck func(time.Time)
-		if r.onSend != nil {
-			onAck = r.onSend(msg)
-		}
-		r.p.Produce(ctx, stream.Record{Topic: r.topic, Value: msg}, func(_ stream.Record, err error) {
-			if err != nil {
-				r.err.Store(err)
-				return
-			}
-			r.acked.Add(1)
-			r.ackedBytes.Add(int64(len(msg)))
-			if onAck != nil {
-				onAck(time.Now())
-			}
-		})
-		r.sent.Add(1)
-		r.bytes.Add(int64(len(msg)))
+// send produces a copy of msg, shifted if asked, once the pacer lets it go.
+// Empty messages are skipped.
+func (r *replayer) send(ctx context.Context, msg []byte) error {
+	if err := r.err.Load(); err != nil {
+		return err
 	}
-	return sc.Err()
-}
-
-// report prints a progress line every interval until stopped.
-func (r *replayer) report(every time.Duration) (stop func()) {
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				r.line(r.e.stderr, "replaying")
-			}
+	if len(msg) == 0 {
+		return nil
+	}
+	et, _ := detector.EventTime(msg)
+	if r.shift {
+		if r.by == 0 && !et.IsZero() {
+			r.by = time.Since(et)
 		}
-	}()
-	return func() { close(done); <-finished }
+		msg = detector.ShiftTimes(msg, r.by)
+	} else {
+		msg = bytes.Clone(msg)
+	}
+	if err := r.pacer.Wait(ctx, et); err != nil {
+		return err
+	}
+	var onAck func(time.Time)
+	if r.onSend != nil {
+		onAck = r.onSend(msg)
+	}
+	r.p.Produce(ctx, stream.Record{Topic: r.topic, Value: msg}, func(_ stream.Record, err error) {
+		if err != nil {
+			r.err.Store(err)
+			return
+		}
+		r.acked.Add(1)
+		r.ackedBytes.Add(int64(len(msg)))
+		if onAck != nil {
+			onAck(time.Now())
+		}
+	})
+	r.sent.Add(1)
+	r.bytes.Add(int64(len(msg)))
+	return nil
 }
 
-func (r *replayer) line(w io.Writer, what string) {
-	secs := time.Since(r.start).Seconds()
-	n, b := r.sent.Load(), r.bytes.Load()
-	fmt.Fprintf(w, "%s: %d messages, %.1f MB in %.1fs (%.0f messages/s, %.1f MB/s)\n", what, n, float64(b)/1e6, secs, float64(n)/secs, float64(b)/1e6/secs)
+// status is how far the replay has got.
+func (r *replayer) status() status {
+	return status{messages: r.sent.Load(), bytes: r.bytes.Load(), elapsed: time.Since(r.start), input: r.input.Load()}
 }
+
+// report shows the progress every interval until stopped; total is the
+// input expected (generated records, or file bytes; zero when unknown).
+func (r *replayer) report(every time.Duration, total int64) (stop func()) {
+	return newProgress(r.e.stderr, total).run(every, r.status)
+}
+
+// line prints the status once, as a plain line.
+func (r *replayer) line(w io.Writer, what string) { fmt.Fprintln(w, r.status().line(what)) }

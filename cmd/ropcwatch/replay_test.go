@@ -9,8 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hamba/avro/v2/ocf"
+
 	"github.com/ropcwatch/ropcwatch/detector"
 	"github.com/ropcwatch/ropcwatch/stream"
+	"github.com/ropcwatch/ropcwatch/stream/capturetest"
 	"github.com/ropcwatch/ropcwatch/stream/kafkatest"
 )
 
@@ -87,5 +90,61 @@ func TestReplayUsage(t *testing.T) {
 		if r := runCmd(t, "", args...); r.code != exitFailure {
 			t.Fatalf("%v: exit %d", args, r.code)
 		}
+	}
+}
+
+func TestReplayCaptureFilesWithJSONLines(t *testing.T) {
+	target := kafkatest.Cluster(t)
+	brokers := strings.Join(target.Brokers, ",")
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	envelope := `{"records":[{"category":"NonInteractiveUserSignInLogs","time":"2026-05-01T10:00:00.1234567Z","properties":{"createdDateTime":"2026-05-01T10:00:00.1234567Z"}}]}`
+	capture := write("hub-0-2026-05-01.avro", capturetest.File(t, ocf.Deflate, 2, []byte(envelope), []byte(`{"a":1}`), nil, []byte(`{"b":2}`)))
+	empty := write("quiet-interval.avro", capturetest.File(t, ocf.Null, 0))
+	lines := write("more.jsonl", []byte("{\"c\":3}\n"))
+
+	topic := kafkatest.NewTopic(t, target, 1)
+	r := runCmd(t, "", "replay", "--brokers", brokers, "--topic", topic, "--progress", "0", capture, empty, lines)
+	if r.code != exitOK || !strings.Contains(r.stderr, "replayed: 4 messages") {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var got []string
+	for _, rec := range readTopic(t, target, topic, 4) {
+		got = append(got, string(rec.Value))
+	}
+	if want := []string{envelope, `{"a":1}`, `{"b":2}`, `{"c":3}`}; strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("replayed\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	shifted := kafkatest.NewTopic(t, target, 1)
+	r = runCmd(t, "", "replay", "--brokers", brokers, "--topic", shifted, "--progress", "0", "--shift-to-now", capture)
+	if r.code != exitOK {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	first := readTopic(t, target, shifted, 3)[0].Value
+	if et, ok := detector.EventTime(first); !ok || time.Since(et) < 0 || time.Since(et) > time.Minute {
+		t.Fatalf("after --shift-to-now the body is %s", first)
+	}
+	if strings.Contains(string(first), "2026-05-01T10:00:00.1234567Z") {
+		t.Fatalf("time and createdDateTime did not move together: %s", first)
+	}
+}
+
+func TestReplayCorruptCaptureFileNamesIt(t *testing.T) {
+	target := kafkatest.Cluster(t)
+	file := capturetest.File(t, ocf.Null, 0, []byte(`{"a":1}`))
+	path := filepath.Join(t.TempDir(), "cut.avro")
+	if err := os.WriteFile(path, file[:len(file)-8], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runCmd(t, "", "replay", "--brokers", strings.Join(target.Brokers, ","), "--topic", kafkatest.NewTopic(t, target, 1), "--progress", "0", path)
+	if r.code != exitFailure || !strings.Contains(r.stderr, "replay "+path+": avro block 1: ") {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
 }

@@ -117,6 +117,17 @@ func (c Config) withDefaults() Config {
 // holds the truth, not the records. It stops early, returning ctx.Err(),
 // when ctx is done.
 func Generate(ctx context.Context, cfg Config, w io.Writer) (*Truth, error) {
+	return GenerateEach(ctx, cfg, func(line []byte, _ int) error {
+		_, err := w.Write(line)
+		return err
+	})
+}
+
+// GenerateEach is Generate handing each line to fn instead of writing it:
+// line is one envelope and its newline, valid only during the call, and
+// records is how many records it holds. An error from fn stops the stream
+// and is returned, wrapped.
+func GenerateEach(ctx context.Context, cfg Config, fn func(line []byte, records int) error) (*Truth, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("synth config: %w", err)
 	}
@@ -137,7 +148,7 @@ func Generate(ctx context.Context, cfg Config, w io.Writer) (*Truth, error) {
 			line = g.appendNext(line)
 		}
 		line = append(line, "]}\n"...)
-		if _, err := w.Write(line); err != nil {
+		if err := fn(line, n); err != nil {
 			return nil, fmt.Errorf("write message %d: %w", g.stats.Messages, err)
 		}
 		g.stats.Messages++

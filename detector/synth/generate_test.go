@@ -395,3 +395,35 @@ func TestGenerateStopsWhenTheContextEnds(t *testing.T) {
 		t.Fatalf("Generate = %v, want context.Canceled", err)
 	}
 }
+
+func TestGenerateEachHandsOutWhatGenerateWrites(t *testing.T) {
+	cfg := Config{Records: 3000, Seed: 5}
+	var want bytes.Buffer
+	wantTruth, err := Generate(context.Background(), cfg, &want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	records := 0
+	truth, err := GenerateEach(context.Background(), cfg, func(line []byte, n int) error {
+		if bytes.Count(line, []byte("\n")) != 1 || line[len(line)-1] != '\n' {
+			t.Fatalf("line %q is not one line", line)
+		}
+		got.Write(line)
+		records += n
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), want.Bytes()) || truth.Stats != wantTruth.Stats {
+		t.Fatal("GenerateEach differs from Generate")
+	}
+	if records != cfg.Records {
+		t.Fatalf("records per line add up to %d, want %d", records, cfg.Records)
+	}
+	stop := errors.New("stop")
+	if _, err := GenerateEach(context.Background(), cfg, func([]byte, int) error { return stop }); !errors.Is(err, stop) {
+		t.Fatalf("GenerateEach = %v, want the error of fn", err)
+	}
+}
