@@ -17,7 +17,8 @@ import (
 // ROPC, envelopes of 1-16 records) and reads it twice from the same broker:
 // consume-only is the baseline, a franz-go group member reading to the end
 // and doing nothing; detector is the whole service: consume, detect, produce
-// alerts, commit. Compare the two MB/s figures of one run.
+// alerts, commit; detector-scaled the same scaled out. Compare the MB/s
+// figures of one run.
 func BenchmarkStreamThroughput(b *testing.B) {
 	st := newServiceTopics(b, 3)
 	lines, _ := generated(b, synth.Config{Records: 100000, Seed: 41})
@@ -62,12 +63,16 @@ func BenchmarkStreamThroughput(b *testing.B) {
 			c.Close(context.Background())
 		}
 	})
-	b.Run("detector", func(b *testing.B) {
+	detector := func(b *testing.B, scaled bool) {
 		b.SetBytes(size)
 		for b.Loop() {
 			run := st
 			run.group = fmt.Sprintf("detector-%d", time.Now().UnixNano())
-			cfg := run.config(LiveConfig{Lateness: time.Minute})
+			live := LiveConfig{Lateness: time.Minute}
+			cfg := run.config(live)
+			if scaled {
+				cfg = run.scaledConfig(live, "bench", false)
+			}
 			// Restoring incidents is a start-up cost that grows with the
 			// topic over iterations; it is not throughput.
 			cfg.IncidentsTopic = ""
@@ -82,7 +87,11 @@ func BenchmarkStreamThroughput(b *testing.B) {
 			}
 			cancel()
 		}
-	})
+	}
+	b.Run("detector", func(b *testing.B) { detector(b, false) })
+	// Scaled out, the input is routed: qualifying sign-ins and progress
+	// markers go through the repartition topic to the shards.
+	b.Run("detector-scaled", func(b *testing.B) { detector(b, true) })
 }
 
 // BenchmarkEarlyAlertLatency measures the time from producing a qualifying
