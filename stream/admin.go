@@ -42,14 +42,9 @@ func EnsureTopicSpecs(ctx context.Context, cfg KafkaConfig, topics map[string]To
 	if len(topics) == 0 {
 		return nil
 	}
-	cfg.Hooks = nil // short-lived clients: hooks such as kprom observe one long-lived client each
-	opts, err := cfg.ClientOptions()
+	cl, err := adminClient(cfg)
 	if err != nil {
-		return err
-	}
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return fmt.Errorf("ensure topics: create client: %w", err)
+		return fmt.Errorf("ensure topics: %w", err)
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
@@ -115,14 +110,9 @@ func ValidTopicName(name string) error {
 // PartitionCounts returns the number of partitions of each topic; a topic
 // that does not exist is an error naming it.
 func PartitionCounts(ctx context.Context, cfg KafkaConfig, topics ...string) (map[string]int32, error) {
-	cfg.Hooks = nil
-	opts, err := cfg.ClientOptions()
+	cl, err := adminClient(cfg)
 	if err != nil {
-		return nil, err
-	}
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("list topics: create client: %w", err)
+		return nil, fmt.Errorf("list topics: %w", err)
 	}
 	defer cl.Close()
 	details, err := kadm.NewClient(cl).ListTopics(ctx, topics...)
@@ -152,4 +142,19 @@ func refused(cfg KafkaConfig, topics []string, err error) error {
 		msg += " (create them on the cluster, or grant this principal DESCRIBE and CREATE on them)"
 	}
 	return fmt.Errorf("%s: %w", msg, err)
+}
+
+// adminClient returns a client for admin requests. Hooks are left out:
+// those such as kprom observe the caller's one long-lived client each.
+func adminClient(cfg KafkaConfig) (*kgo.Client, error) {
+	cfg.Hooks = nil
+	opts, err := cfg.ClientOptions()
+	if err != nil {
+		return nil, err
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("create kafka admin client: %w", err)
+	}
+	return cl, nil
 }

@@ -73,14 +73,9 @@ func (t TopicOffsets) Committed() int64 {
 
 // NewMonitor creates a Monitor; it connects lazily on the first call.
 func NewMonitor(cfg KafkaConfig) (*Monitor, error) {
-	cfg.Hooks = nil // hooks such as kprom observe one long-lived client each: the caller's
-	opts, err := cfg.ClientOptions()
+	cl, err := adminClient(cfg)
 	if err != nil {
 		return nil, err
-	}
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("create kafka admin client: %w", err)
 	}
 	return &Monitor{cl: cl, adm: kadm.NewClient(cl)}, nil
 }
