@@ -19,6 +19,9 @@ type ProducerConfig struct {
 	// Produce blocks when it is reached. Zero means the franz-go default
 	// (10,000).
 	MaxBufferedRecords int
+	// MaxBufferedBytes bounds the bytes of those records too; zero means
+	// no bound beyond MaxBufferedRecords.
+	MaxBufferedBytes int
 	// Compression is "lz4", "gzip" or "none". Empty means lz4, except gzip
 	// against Event Hubs, whose Kafka endpoint supports only gzip.
 	Compression string
@@ -39,8 +42,8 @@ func (c ProducerConfig) Validate() error {
 	if c.Linger < 0 {
 		return fmt.Errorf("producer: Linger %s is negative", c.Linger)
 	}
-	if c.MaxBufferedRecords < 0 {
-		return fmt.Errorf("producer: MaxBufferedRecords %d is negative", c.MaxBufferedRecords)
+	if c.MaxBufferedRecords < 0 || c.MaxBufferedBytes < 0 {
+		return fmt.Errorf("producer: MaxBufferedRecords %d or MaxBufferedBytes %d is negative", c.MaxBufferedRecords, c.MaxBufferedBytes)
 	}
 	if _, err := c.codec(); err != nil {
 		return err
@@ -104,6 +107,9 @@ func (c ProducerConfig) producerOptions() []kgo.Opt {
 	}
 	if c.MaxBufferedRecords > 0 {
 		opts = append(opts, kgo.MaxBufferedRecords(c.MaxBufferedRecords))
+	}
+	if c.MaxBufferedBytes > 0 {
+		opts = append(opts, kgo.MaxBufferedBytes(c.MaxBufferedBytes))
 	}
 	switch {
 	case c.ManualPartitions:

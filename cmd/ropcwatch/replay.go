@@ -137,9 +137,10 @@ func runReplay(ctx context.Context, e env, args []string) int {
 }
 
 // replayProducerConfig is the producer of replay: many records in flight
-// and batches that wait linger for more.
+// (but at most 256 MiB of them, should the brokers stall) and batches that
+// wait linger for more.
 func replayProducerConfig(kcfg stream.KafkaConfig, linger time.Duration, compression string) stream.ProducerConfig {
-	return stream.ProducerConfig{Kafka: kcfg, Linger: linger, MaxBufferedRecords: 50000, Compression: compression}
+	return stream.ProducerConfig{Kafka: kcfg, Linger: linger, MaxBufferedRecords: 50000, MaxBufferedBytes: 256 << 20, Compression: compression}
 }
 
 // replayer writes messages to the topic and counts them.
