@@ -46,3 +46,24 @@ func TestEnsureTopicsRefusedNamesTheTopics(t *testing.T) {
 		}
 	}
 }
+
+func TestValidTopicName(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		ok   bool
+	}{
+		{"ropcwatch-repartition", true},
+		{"a.b_c-1", true},
+		{"", false},
+		{".", false},
+		{"..", false},
+		{"group=one-state", false},
+		{"grüße", false},
+		{strings.Repeat("x", 249), true},
+		{strings.Repeat("x", 250), false},
+	} {
+		if err := stream.ValidTopicName(tt.name); (err == nil) != tt.ok {
+			t.Errorf("ValidTopicName(%.20q) = %v, want ok %v", tt.name, err, tt.ok)
+		}
+	}
+}
