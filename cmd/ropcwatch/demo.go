@@ -62,7 +62,11 @@ func demo(ctx context.Context, e env, records int, seed uint64, duration time.Du
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return demoProduce(ctx, e, kcfg, records, seed) })
 	g.Go(func() error {
+		// Scaled out, as run is by default: the internal topics are created
+		// on the demo broker.
+		repartition, state := detector.ScaleTopics("ropcwatch-demo")
 		err := detector.RunService(ctx, detector.ServiceConfig{
+			Scale:       &detector.ScaleConfig{RepartitionTopic: repartition, StateTopic: state, CreateTopics: true},
 			Live:        detector.LiveConfig{Rule: detector.SeedRule(), Lateness: time.Minute, IdleTimeout: 5 * time.Second, UpdateInterval: 10 * time.Minute},
 			Consumer:    stream.ConsumerConfig{Kafka: kcfg, Topics: []string{demoSignins}, Group: "ropcwatch-demo"},
 			Producer:    stream.ProducerConfig{Kafka: kcfg, Linger: time.Millisecond},
