@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ropcwatch/ropcwatch/stream"
+	"github.com/tidwall/gjson"
 )
 
 // The records of a scaled-out detector's internal topics. The repartition
@@ -125,18 +126,89 @@ func decodeRouted(value []byte) (routedSignIn, error) {
 	return r, nil
 }
 
-// decodeProgress decodes a repartition record of the progress kind.
+// decodeProgress decodes a repartition record of the progress kind. It is
+// on the path of every rebuild, where markers are most of the records, so
+// it reads the fields with gjson rather than by reflection.
 func decodeProgress(value []byte) (progressMarker, error) {
 	var m progressMarker
-	if err := json.Unmarshal(value, &m); err != nil {
-		return m, fmt.Errorf("progress marker: %w", err)
+	if !gjson.ValidBytes(value) {
+		return m, errors.New("progress marker: invalid JSON")
 	}
-	for _, s := range m.Sources {
-		if s.Topic == "" || s.Partition < 0 || s.Partitions <= s.Partition || s.SilentMillis < 0 {
-			return m, fmt.Errorf("progress marker: invalid source %q partition %d of %d", s.Topic, s.Partition, s.Partitions)
+	root := gjson.ParseBytes(value)
+	if !root.IsObject() {
+		return m, errors.New("progress marker: not an object")
+	}
+	var err error
+	var topics, sources gjson.Result
+	root.ForEach(func(key, value gjson.Result) bool {
+		switch key.Str {
+		case "topics":
+			topics = value
+		case "sources":
+			sources = value
 		}
+		return true
+	})
+	topics.ForEach(func(_, t gjson.Result) bool {
+		if t.Type != gjson.String {
+			err = fmt.Errorf("progress marker: topic %s is not a string", t.Raw)
+			return false
+		}
+		m.Topics = append(m.Topics, t.Str)
+		return true
+	})
+	sources.ForEach(func(_, v gjson.Result) bool {
+		var p sourceProgress
+		if p, err = decodeSource(v); err != nil {
+			return false
+		}
+		m.Sources = append(m.Sources, p)
+		return true
+	})
+	return m, err
+}
+
+// decodeSource decodes one entry of a marker's sources, in one pass over
+// its fields.
+func decodeSource(v gjson.Result) (sourceProgress, error) {
+	var p sourceProgress
+	var topic, partition, partitions, event, silent, caughtUp gjson.Result
+	v.ForEach(func(key, value gjson.Result) bool {
+		switch key.Str {
+		case "topic":
+			topic = value
+		case "partition":
+			partition = value
+		case "partitions":
+			partitions = value
+		case "event":
+			event = value
+		case "silent_ms":
+			silent = value
+		case "caught_up":
+			caughtUp = value
+		}
+		return true
+	})
+	p = sourceProgress{
+		Topic: topic.Str, Partition: int32(partition.Int()), Partitions: int32(partitions.Int()),
+		SilentMillis: silent.Int(), CaughtUp: caughtUp.Type == gjson.True,
 	}
-	return m, nil
+	switch {
+	case topic.Type != gjson.String || partition.Type != gjson.Number || partitions.Type != gjson.Number || silent.Type != gjson.Number,
+		caughtUp.Exists() && caughtUp.Type != gjson.True && caughtUp.Type != gjson.False,
+		p.Topic == "" || p.Partition < 0 || p.Partitions <= p.Partition || p.SilentMillis < 0,
+		float64(p.Partition) != partition.Num || float64(p.Partitions) != partitions.Num:
+		return p, fmt.Errorf("progress marker: invalid source %s", v.Raw)
+	}
+	if event.Exists() {
+		t, err := time.Parse(time.RFC3339Nano, event.Str)
+		if event.Type != gjson.String || err != nil {
+			return p, fmt.Errorf("progress marker: invalid event time %s", event.Raw)
+		}
+		p.Event = t
+	}
+	return p, nil
 }
 
 // DecodeShardState decodes a state-topic record.

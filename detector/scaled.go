@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
 	"strconv"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/ropcwatch/ropcwatch/stream"
 )
@@ -141,16 +144,15 @@ func (p *scaled) commit(tps []stream.TopicPartition) commit {
 }
 
 func (p *scaled) assign(ctx context.Context, tps []stream.TopicPartition) error {
+	var shards []int32
 	for _, tp := range tps {
-		if tp.Topic != p.repartition {
+		if tp.Topic == p.repartition {
+			shards = append(shards, tp.Partition)
+		} else {
 			p.router.Assign(tp)
-			continue
-		}
-		if err := p.restore(ctx, tp.Partition); err != nil {
-			return err
 		}
 	}
-	return nil
+	return p.restoreAll(ctx, shards)
 }
 
 func (p *scaled) revoke(tps []stream.TopicPartition) {
@@ -165,10 +167,30 @@ func (p *scaled) revoke(tps []stream.TopicPartition) {
 
 // rebuild restores every shard owned from what is committed.
 func (p *scaled) rebuild(ctx context.Context) error {
-	for _, part := range slices.Sorted(maps.Keys(p.shards)) {
-		if err := p.restore(ctx, part); err != nil {
+	return p.restoreAll(ctx, slices.Sorted(maps.Keys(p.shards)))
+}
+
+// restoreAll rebuilds shards in parallel, one per core: each reads its own
+// partitions and replays them into a shard of its own, with an emitter and
+// counts of its own (what a rebuild emits is discarded), and joins the
+// detector's when done.
+func (p *scaled) restoreAll(ctx context.Context, partitions []int32) error {
+	rebuilt := make([]*Shard, len(partitions))
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, part := range partitions {
+		g.Go(func() error {
+			sh, err := p.restore(ctx, part)
+			rebuilt[i] = sh
 			return err
-		}
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for _, sh := range rebuilt {
+		sh.join(p.router.shared)
+		p.shards[sh.Partition()] = sh
 	}
 	return nil
 }
@@ -182,12 +204,15 @@ var errRestored = errors.New("restored")
 
 // restore rebuilds the shard of a partition from its latest state record
 // and the repartition records since the state's From, or starts it empty.
-func (p *scaled) restore(ctx context.Context, partition int32) error {
+// The shard has a detector of its own until it joins the service's.
+func (p *scaled) restore(ctx context.Context, partition int32) (*Shard, error) {
 	began := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, p.s.cfg.ShutdownTimeout)
 	defer cancel()
 	kafka, committed := p.s.cfg.Producer.Kafka, p.s.cfg.ExactlyOnce
-	sh := p.router.NewShard(partition)
+	own := *p.router.shared
+	own.emit, own.stats = NewEmitter(own.cfg.Rule, own.cfg.Now), Stats{}
+	sh := newShard(&own, stream.TopicPartition{Topic: p.repartition, Partition: partition})
 	var st *ShardState
 	err := stream.ReadPartition(ctx, kafka, stream.TopicPartition{Topic: p.state, Partition: partition}, -1, committed, func(r stream.Record) error {
 		v, err := DecodeShardState(r.Value)
@@ -199,12 +224,11 @@ func (p *scaled) restore(ctx context.Context, partition int32) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("read state of shard %d: %w", partition, err)
+		return nil, fmt.Errorf("read state of shard %d: %w", partition, err)
 	}
 	if st == nil {
-		p.shards[partition] = sh
 		p.s.log.Info("shard started", "partition", partition)
-		return nil
+		return sh, nil
 	}
 	sh.Restore(*st)
 	var discard Output
@@ -222,13 +246,12 @@ func (p *scaled) restore(ctx context.Context, partition int32) error {
 		return nil
 	})
 	if err != nil && !errors.Is(err, errRestored) {
-		return fmt.Errorf("rebuild shard %d: %w", partition, err)
+		return nil, fmt.Errorf("rebuild shard %d: %w", partition, err)
 	}
 	sh.Restored(st.Through)
-	p.shards[partition] = sh
 	p.s.log.Info("shard rebuilt", "partition", partition, "from", st.From, "through", st.Through,
 		"records", replayed, "windows", sh.OpenWindows(), "took", time.Since(began))
-	return nil
+	return sh, nil
 }
 
 func (p *scaled) observe(m *Metrics) {

@@ -301,6 +301,13 @@ func (s *Shard) Restore(st ShardState) {
 	s.lastCheckpoint = s.cfg.Now()
 }
 
+// join makes the shard part of a detector: later alerts go through its
+// emitter (and incidents) and counts.
+func (s *Shard) join(sh *shared) {
+	s.shared = sh
+	s.lc.sh = sh
+}
+
 // Restored marks the end of a rebuild: records before through are in the
 // state.
 func (s *Shard) Restored(through int64) {
