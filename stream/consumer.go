@@ -260,9 +260,6 @@ func (c *Consumer) AllowRebalance() {
 	c.cl.AllowRebalance()
 }
 
-// Transactional reports whether the consumer was made with Transactions.
-func (c *Consumer) Transactional() bool { return c.sess != nil }
-
 // Begin opens a transaction (transactional consumers only).
 func (c *Consumer) Begin() error {
 	if err := c.sess.Begin(); err != nil {
