@@ -56,9 +56,12 @@ func newScaled(ctx context.Context, s *service) (*scaled, error) {
 		}
 	}
 	internal, err := stream.PartitionCounts(ctx, kafka, sc.RepartitionTopic, sc.StateTopic)
-	for wait := time.Now().Add(15 * time.Second); err != nil && sc.CreateTopics && time.Now().Before(wait); {
+	for wait := time.Now().Add(15 * time.Second); err != nil && sc.CreateTopics && time.Now().Before(wait) && ctx.Err() == nil; {
 		// Just created: the brokers learn of the topics in a moment.
-		time.Sleep(100 * time.Millisecond)
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+		}
 		internal, err = stream.PartitionCounts(ctx, kafka, sc.RepartitionTopic, sc.StateTopic)
 	}
 	if err != nil {

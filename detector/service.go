@@ -196,7 +196,8 @@ type pipeline interface {
 //
 // Delivery is at least once: offsets are committed only after every alert
 // and dead letter they led to is acknowledged by the brokers, and never
-// past a record whose effect lives only in window state. After a crash the
+// past a record whose effect lives only in window state (scaled out, the
+// state records that rebuild the shards are acknowledged first). After a crash the
 // records since the last commit are replayed, re-creating the same alert
 // revisions (duplicates that differ only in ProcessedAt). With ExactlyOnce,
 // output and offsets commit in one transaction: a read_committed consumer

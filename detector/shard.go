@@ -240,7 +240,8 @@ func (s *Shard) apply(h *heldSignIn, out *Output) {
 }
 
 // State returns what a next owner needs to rebuild the shard as it is now,
-// false before any record. now spaces the checkpoints.
+// false before any record. It also takes a checkpoint when the latest is
+// checkpointEvery old.
 func (s *Shard) State() (ShardState, bool) {
 	if s.next < 0 {
 		return ShardState{}, false

@@ -26,12 +26,7 @@ func ReadPartition(ctx context.Context, cfg KafkaConfig, tp TopicPartition, from
 // read reads the partitions of topic in from (every partition from its
 // start when from is nil) up to their end offsets.
 func read(ctx context.Context, cfg KafkaConfig, topic string, from map[int32]int64, committed bool, fn func(Record) error) error {
-	cfg.Hooks = nil // short-lived clients: hooks such as kprom observe one long-lived client each
-	opts, err := cfg.ClientOptions()
-	if err != nil {
-		return err
-	}
-	admin, err := kgo.NewClient(opts...)
+	admin, err := adminClient(cfg)
 	if err != nil {
 		return fmt.Errorf("read topic %s: %w", topic, err)
 	}
@@ -64,6 +59,11 @@ func read(ctx context.Context, cfg KafkaConfig, topic string, from map[int32]int
 	})
 	if len(want) == 0 {
 		return nil
+	}
+	cfg.Hooks = nil // a short-lived client: hooks such as kprom observe the caller's one
+	opts, err := cfg.ClientOptions()
+	if err != nil {
+		return err
 	}
 	// Control records (transaction markers) take offsets too: keeping them
 	// tells when the end is reached even if the last offsets are markers.
