@@ -65,9 +65,14 @@ type Config struct {
 	Version   string
 }
 
-// Stream-only reject reasons.
+// Reject reasons of state and time.
 const (
+	// ReasonStateFull: a qualifying sign-in that needs state the memory
+	// budget has no room for.
 	ReasonStateFull = "state-full"
+	// ReasonFutureTime: a qualifying sign-in dated further ahead of the
+	// wall clock than the allowed skew; it touches nothing.
+	ReasonFutureTime = "future-time"
 )
 
 func (c LiveConfig) withDefaults() LiveConfig {

@@ -142,9 +142,9 @@ func (r *Router) Unpositioned() []stream.TopicPartition {
 
 // Position records where consumption of an input partition without routed
 // records starts and where the partition ends.
-func (r *Router) Position(tp stream.TopicPartition, pos stream.Position) {
+func (r *Router) Position(tp stream.TopicPartition, next, end int64) {
 	if src := r.sources[tp]; src != nil && src.next < 0 {
-		src.next, src.end = pos.Next, pos.End
+		src.next, src.end = next, end
 	}
 }
 

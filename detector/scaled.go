@@ -31,8 +31,8 @@ type scaled struct {
 }
 
 func newScaled(ctx context.Context, s *service) (*scaled, error) {
-	sc, kafka := s.cfg.Scale, s.cfg.Producer.Kafka
-	counts, err := stream.PartitionCounts(ctx, kafka, s.cfg.Consumer.Topics...)
+	sc, kafka := s.cfg.Scale, s.kafka.reader
+	counts, err := kafka.PartitionCounts(ctx, s.cfg.Consumer.Topics...)
 	if err != nil {
 		return nil, fmt.Errorf("scale out: input topics: %w", err)
 	}
@@ -47,7 +47,7 @@ func newScaled(ctx context.Context, s *service) (*scaled, error) {
 		// to be rebuilt, twice over.
 		live := s.cfg.Live.withDefaults()
 		keep := 2 * (live.Rule.QueryPeriod + live.Lateness + live.Retention)
-		err := stream.EnsureTopicSpecs(ctx, kafka, map[string]stream.TopicSpec{
+		err := kafka.EnsureTopics(ctx, map[string]stream.TopicSpec{
 			sc.RepartitionTopic: {Partitions: n, Configs: map[string]string{"retention.ms": strconv.FormatInt(keep.Milliseconds(), 10)}},
 			sc.StateTopic:       {Partitions: n, Configs: map[string]string{"cleanup.policy": "compact"}},
 		})
@@ -55,14 +55,14 @@ func newScaled(ctx context.Context, s *service) (*scaled, error) {
 			return nil, fmt.Errorf("scale out: internal topics: %w", err)
 		}
 	}
-	internal, err := stream.PartitionCounts(ctx, kafka, sc.RepartitionTopic, sc.StateTopic)
+	internal, err := kafka.PartitionCounts(ctx, sc.RepartitionTopic, sc.StateTopic)
 	for wait := time.Now().Add(15 * time.Second); err != nil && sc.CreateTopics && time.Now().Before(wait) && ctx.Err() == nil; {
 		// Just created: the brokers learn of the topics in a moment.
 		select {
 		case <-time.After(100 * time.Millisecond):
 		case <-ctx.Done():
 		}
-		internal, err = stream.PartitionCounts(ctx, kafka, sc.RepartitionTopic, sc.StateTopic)
+		internal, err = kafka.PartitionCounts(ctx, sc.RepartitionTopic, sc.StateTopic)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("scale out: internal topics (create them, or allow this detector to): %w", err)
@@ -92,7 +92,7 @@ func (p *scaled) process(b stream.Batch, out *Output) {
 		}
 	}
 	p.route.Reset()
-	p.router.Route(p.src, b.HighWatermarks, &p.route)
+	p.router.Route(p.src, b.Ends, &p.route)
 	for _, r := range p.route.Records {
 		p.s.produce(p.s.ctx, r)
 	}
@@ -115,13 +115,19 @@ func (p *scaled) tick(*Output) {
 	if tps := p.router.Unpositioned(); len(tps) > 0 && now.Sub(p.lastListed) >= positionsEvery {
 		p.lastListed = now
 		ctx, cancel := context.WithTimeout(p.s.ctx, positionsEvery)
-		positions, err := p.s.consumer.Positions(ctx, tps)
+		starts, err := p.s.session.Starts(ctx, tps)
+		var ends map[stream.TopicPartition]int64
+		if err == nil {
+			ends, err = p.s.session.Ends(ctx, tps)
+		}
 		cancel()
 		if err != nil {
 			p.s.log.Warn("positions of idle input partitions unknown; they hold windows open until they deliver", "error", err)
 		}
-		for tp, pos := range positions {
-			p.router.Position(tp, pos)
+		for tp, next := range starts {
+			if end, ok := ends[tp]; ok {
+				p.router.Position(tp, next, end)
+			}
 		}
 	}
 	p.lastMarker = now
@@ -212,12 +218,12 @@ func (p *scaled) restore(ctx context.Context, partition int32) (*Shard, error) {
 	began := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, p.s.cfg.ShutdownTimeout)
 	defer cancel()
-	kafka, committed := p.s.cfg.Producer.Kafka, p.s.cfg.ExactlyOnce
+	kafka, committed := p.s.kafka.reader, p.s.cfg.ExactlyOnce
 	own := *p.router.shared
 	own.emit, own.stats = NewEmitter(own.cfg.Rule, own.cfg.Now), Stats{}
 	sh := newShard(&own, stream.TopicPartition{Topic: p.repartition, Partition: partition})
 	var st *ShardState
-	err := stream.ReadPartition(ctx, kafka, stream.TopicPartition{Topic: p.state, Partition: partition}, -1, committed, func(r stream.Record) error {
+	err := kafka.ReadPartition(ctx, stream.TopicPartition{Topic: p.state, Partition: partition}, -1, committed, func(r stream.Record) error {
 		v, err := DecodeShardState(r.Value)
 		if err != nil || v.Partition != partition {
 			p.s.log.Warn("shard state record skipped", "partition", partition, "offset", r.Offset, "error", err)
@@ -236,7 +242,7 @@ func (p *scaled) restore(ctx context.Context, partition int32) (*Shard, error) {
 	sh.Restore(*st)
 	var discard Output
 	replayed := 0
-	err = stream.ReadPartition(ctx, kafka, stream.TopicPartition{Topic: p.repartition, Partition: partition}, st.From, committed, func(r stream.Record) error {
+	err = kafka.ReadPartition(ctx, stream.TopicPartition{Topic: p.repartition, Partition: partition}, st.From, committed, func(r stream.Record) error {
 		if r.Offset >= st.Through {
 			return errRestored
 		}

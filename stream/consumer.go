@@ -118,17 +118,27 @@ type Consumer struct {
 	sess    *kgo.GroupTransactSession // with Transactions only
 	maxPoll int
 	latest  bool // StartLatest
+	// committed: the consumer reads only committed records, so a
+	// partition ends at its last stable offset.
+	committed bool
 	// group and instance name a static member to remove on Close.
 	group, instance string
 }
 
 // Batch is the result of one Poll.
 type Batch struct {
+	// Records are the data records, in partition order; control records
+	// (transaction markers) are left out.
 	Records []Record
-	// HighWatermarks holds, for every partition in the fetch, the offset
-	// after the last record on the broker: a partition whose last record
-	// offset + 1 equals its high watermark is caught up.
-	HighWatermarks map[TopicPartition]int64
+	// Next holds, for every partition that delivered records, the offset
+	// after the last one, control records included: where consumption
+	// goes on. A partition whose last offsets are transaction markers is
+	// caught up when Next reaches its end, though no data record says so.
+	Next map[TopicPartition]int64
+	// Ends holds, for every partition in the fetch that did not fail, its
+	// end on the broker when fetched: the last stable offset for a
+	// read_committed consumer, else the high watermark.
+	Ends map[TopicPartition]int64
 }
 
 // NewConsumer creates the consumer and starts joining the group; it does
@@ -155,6 +165,9 @@ func NewConsumer(cfg ConsumerConfig, hooks PartitionHooks) (*Consumer, error) {
 		kgo.OnPartitionsAssigned(eachTopic(hooks.Assigned)),
 		kgo.OnPartitionsRevoked(eachTopic(hooks.Revoked)),
 		kgo.OnPartitionsLost(eachTopic(hooks.Revoked)),
+		// Transaction markers take offsets: seeing them tells Poll's
+		// caller where a partition really ends (Batch.Next).
+		kgo.KeepControlRecords(),
 	)
 	if cfg.InstanceID != "" {
 		opts = append(opts, kgo.InstanceID(cfg.InstanceID))
@@ -166,7 +179,10 @@ func NewConsumer(cfg ConsumerConfig, hooks PartitionHooks) (*Consumer, error) {
 		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	}
 	opts = append(opts, cfg.extra...)
-	c := &Consumer{maxPoll: cfg.MaxPollRecords, latest: cfg.StartLatest, group: cfg.Group, instance: cfg.InstanceID}
+	c := &Consumer{
+		maxPoll: cfg.MaxPollRecords, latest: cfg.StartLatest, group: cfg.Group, instance: cfg.InstanceID,
+		committed: cfg.ReadCommitted || cfg.Transactions != nil,
+	}
 	if c.maxPoll == 0 {
 		c.maxPoll = defaultMaxPollRecords
 	}
@@ -226,7 +242,7 @@ func (c *Consumer) Poll(ctx context.Context) (Batch, error) {
 	if err := ctx.Err(); err != nil && fetches.NumRecords() == 0 {
 		return Batch{}, err
 	}
-	b := Batch{HighWatermarks: make(map[TopicPartition]int64)}
+	b := Batch{Next: make(map[TopicPartition]int64), Ends: make(map[TopicPartition]int64)}
 	var errs []error
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 		if p.Err != nil {
@@ -241,9 +257,20 @@ func (c *Consumer) Poll(ctx context.Context) (Batch, error) {
 		if p.Topic == "" { // an injected error, not a partition
 			return
 		}
-		b.HighWatermarks[TopicPartition{p.Topic, p.Partition}] = p.HighWatermark
+		tp := TopicPartition{p.Topic, p.Partition}
+		if p.Err == nil {
+			// A failed fetch says nothing of the end (its high watermark
+			// is zero): the partition must not look caught up.
+			b.Ends[tp] = p.HighWatermark
+			if c.committed {
+				b.Ends[tp] = p.LastStableOffset
+			}
+		}
 		for _, r := range p.Records {
-			b.Records = append(b.Records, fromKgo(r))
+			b.Next[tp] = max(b.Next[tp], r.Offset+1)
+			if !r.Attrs.IsControl() {
+				b.Records = append(b.Records, fromKgo(r))
+			}
 		}
 	})
 	return b, errors.Join(errs...)
@@ -353,61 +380,67 @@ func (c *Consumer) Close(ctx context.Context) error {
 	return nil
 }
 
-// Position is where consumption of a partition stands against its end.
-type Position struct {
-	// Next is the offset of the next record to consume: the committed
-	// offset, or where a partition without one starts.
-	Next int64
-	// End is the partition's high watermark.
-	End int64
-}
-
-// Positions returns, for partitions of which no record was polled yet,
-// where consumption will start and where the partition ends: a partition
-// whose Next is at its End is caught up although no record told so.
-func (c *Consumer) Positions(ctx context.Context, tps []TopicPartition) (map[TopicPartition]Position, error) {
+// Ends returns the end of each partition as the brokers answer now: the
+// last stable offset for a read_committed consumer, else the high
+// watermark. A partition the brokers did not answer for is left out.
+func (c *Consumer) Ends(ctx context.Context, tps []TopicPartition) (map[TopicPartition]int64, error) {
 	if len(tps) == 0 {
 		return nil, nil
 	}
-	topics := make([]string, 0, len(tps))
+	adm := kadm.NewClient(c.cl)
+	list := adm.ListEndOffsets
+	if c.committed {
+		list = adm.ListCommittedOffsets
+	}
+	return listOffsets(ctx, list, tps)
+}
+
+// Starts returns, for partitions of which no record was polled yet, where
+// consumption will start: the committed offset, else the start (or, with
+// StartLatest, the end) of the partition.
+func (c *Consumer) Starts(ctx context.Context, tps []TopicPartition) (map[TopicPartition]int64, error) {
+	if len(tps) == 0 {
+		return nil, nil
+	}
+	adm := kadm.NewClient(c.cl)
+	list := adm.ListStartOffsets
+	if c.latest {
+		list = adm.ListEndOffsets
+		if c.committed {
+			list = adm.ListCommittedOffsets
+		}
+	}
+	out, err := listOffsets(ctx, list, tps)
+	if err != nil {
+		return nil, err
+	}
+	committed := c.cl.CommittedOffsets()
+	for _, tp := range tps {
+		if eo, ok := committed[tp.Topic][tp.Partition]; ok && eo.Offset >= 0 {
+			out[tp] = eo.Offset
+		}
+	}
+	return out, nil
+}
+
+// listOffsets calls list for the topics of tps and keeps the partitions of
+// tps that it answered without error.
+func listOffsets(ctx context.Context, list func(context.Context, ...string) (kadm.ListedOffsets, error), tps []TopicPartition) (map[TopicPartition]int64, error) {
+	var topics []string
 	for _, tp := range tps {
 		if !slices.Contains(topics, tp.Topic) {
 			topics = append(topics, tp.Topic)
 		}
 	}
-	adm := kadm.NewClient(c.cl)
-	ends, err := adm.ListEndOffsets(ctx, topics...)
-	if err == nil {
-		err = ends.Error()
-	}
+	listed, err := list(ctx, topics...)
 	if err != nil {
-		return nil, fmt.Errorf("list end offsets of %s: %w", strings.Join(topics, ", "), err)
+		return nil, fmt.Errorf("list offsets of %s: %w", strings.Join(topics, ", "), err)
 	}
-	starts := ends
-	if !c.latest {
-		starts, err = adm.ListStartOffsets(ctx, topics...)
-		if err == nil {
-			err = starts.Error()
-		}
-		if err != nil {
-			return nil, fmt.Errorf("list start offsets of %s: %w", strings.Join(topics, ", "), err)
-		}
-	}
-	committed := c.cl.CommittedOffsets()
-	out := make(map[TopicPartition]Position, len(tps))
+	out := make(map[TopicPartition]int64, len(tps))
 	for _, tp := range tps {
-		end, ok := ends.Lookup(tp.Topic, tp.Partition)
-		if !ok {
-			continue
+		if o, ok := listed.Lookup(tp.Topic, tp.Partition); ok && o.Err == nil {
+			out[tp] = o.Offset
 		}
-		next := int64(-1)
-		if start, ok := starts.Lookup(tp.Topic, tp.Partition); ok {
-			next = start.Offset
-		}
-		if eo, ok := committed[tp.Topic][tp.Partition]; ok && eo.Offset >= 0 {
-			next = eo.Offset
-		}
-		out[tp] = Position{Next: next, End: end.Offset}
 	}
 	return out, nil
 }

@@ -71,7 +71,7 @@ func sameHeaders(a, b []stream.Header) bool {
 	return slices.EqualFunc(a, b, func(x, y stream.Header) bool { return x.Key == y.Key && bytes.Equal(x.Value, y.Value) })
 }
 
-func TestPollReportsHighWatermarks(t *testing.T) {
+func TestPollReportsEndsAndNext(t *testing.T) {
 	ctx := testContext(t)
 	tgt := target(t)
 	topic := kafkatest.NewTopic(t, tgt, 1)
@@ -84,8 +84,12 @@ func TestPollReportsHighWatermarks(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Poll: %v", err)
 	}
-	if hw := b.HighWatermarks[stream.TopicPartition{Topic: topic, Partition: 0}]; hw != 2 {
-		t.Errorf("high watermark %d, want 2 (records %d)", hw, len(b.Records))
+	tp := stream.TopicPartition{Topic: topic, Partition: 0}
+	if end := b.Ends[tp]; end != 2 {
+		t.Errorf("end %d, want 2 (records %d)", end, len(b.Records))
+	}
+	if next := b.Next[tp]; next != int64(len(b.Records)) {
+		t.Errorf("next %d after %d records", next, len(b.Records))
 	}
 }
 

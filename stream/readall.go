@@ -10,9 +10,18 @@ import (
 
 // ReadAll reads a topic from its first retained record up to the end it had
 // when ReadAll started, outside any consumer group, and calls fn for each
-// record in partition order. It is for restoring small state topics.
-func ReadAll(ctx context.Context, cfg KafkaConfig, topic string, fn func(Record) error) error {
-	return read(ctx, cfg, topic, nil, false, fn)
+// record in partition order. With committed, only records of committed
+// transactions are read. It is for restoring small state topics.
+func ReadAll(ctx context.Context, cfg KafkaConfig, topic string, committed bool, fn func(Record) error) error {
+	return read(ctx, cfg, topic, nil, committed, fn)
+}
+
+// ReadTail reads at most the last n offsets of one partition (records and
+// transaction markers alike take offsets, so fewer than n records may come),
+// outside any consumer group: what a restore needs of a state topic,
+// whatever the partition's history.
+func ReadTail(ctx context.Context, cfg KafkaConfig, tp TopicPartition, n int64, committed bool, fn func(Record) error) error {
+	return read(ctx, cfg, tp.Topic, map[int32]int64{tp.Partition: -1 - n}, committed, fn)
 }
 
 // ReadPartition reads one partition from offset from (the first retained
@@ -20,11 +29,12 @@ func ReadAll(ctx context.Context, cfg KafkaConfig, topic string, fn func(Record)
 // started, outside any consumer group. With committed, only records of
 // committed transactions are read, up to the last stable offset.
 func ReadPartition(ctx context.Context, cfg KafkaConfig, tp TopicPartition, from int64, committed bool, fn func(Record) error) error {
-	return read(ctx, cfg, tp.Topic, map[int32]int64{tp.Partition: from}, committed, fn)
+	return read(ctx, cfg, tp.Topic, map[int32]int64{tp.Partition: max(from, -1)}, committed, fn)
 }
 
 // read reads the partitions of topic in from (every partition from its
-// start when from is nil) up to their end offsets.
+// start when from is nil) up to their end offsets. A start of -1 means the
+// first retained record; -1-n means n offsets before the end.
 func read(ctx context.Context, cfg KafkaConfig, topic string, from map[int32]int64, committed bool, fn func(Record) error) error {
 	admin, err := adminClient(cfg)
 	if err != nil {
@@ -48,6 +58,9 @@ func read(ctx context.Context, cfg KafkaConfig, topic string, from map[int32]int
 		at, ok := from[o.Partition]
 		if from != nil && !ok {
 			return
+		}
+		if at < -1 && ok {
+			at = max(o.Offset+1+at, -1) // n before the end; earlier than the start means the start
 		}
 		if o.Offset > max(at, 0) {
 			want[o.Partition] = o.Offset
