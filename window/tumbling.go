@@ -38,6 +38,8 @@ type Tumbling[K comparable, A any] struct {
 	closed   map[time.Time]*slot[K, A] // retained after close, by window end
 	closedTo time.Time                 // every window ending at or before it is closed
 	started  bool
+	onDrop   func(K, Bounds, A)
+	hold     func(K, Bounds, A) bool
 }
 
 type slot[K comparable, A any] struct {
@@ -57,6 +59,29 @@ func New[K comparable, A any](align Aligner, retention time.Duration, newAcc fun
 		open:      make(map[time.Time]*slot[K, A]),
 		closed:    make(map[time.Time]*slot[K, A]),
 	}
+}
+
+// OnDrop sets a function called for every accumulator whose state is let
+// go: when its window closes without retention, or when the retention of a
+// closed window passes. Its results were handed out by Advance before.
+func (t *Tumbling[K, A]) OnDrop(fn func(key K, b Bounds, acc A)) { t.onDrop = fn }
+
+// Hold keeps a retained accumulator past its retention for as long as fn
+// says so: it is dropped at the first Advance after fn returns false.
+func (t *Tumbling[K, A]) Hold(fn func(key K, b Bounds, acc A) bool) { t.hold = fn }
+
+// Lateness says how an event at ts would relate to the windows already
+// closed, without creating state: OnTime, Late (its closed window is
+// retained) or Expired.
+func (t *Tumbling[K, A]) Lateness(ts time.Time) Lateness {
+	b := t.align.Of(ts)
+	if !t.started || b.End.After(t.closedTo) {
+		return OnTime
+	}
+	if _, ok := t.closed[b.End]; ok {
+		return Late
+	}
+	return Expired
 }
 
 // Aligner returns the window grid.
@@ -100,8 +125,17 @@ func (s *slot[K, A]) get(key K, b Bounds, newAcc func(K, Bounds) A) (A, bool) {
 // returns their results, oldest window first and keys in first-seen order.
 // It never returns a window twice. It also drops retained windows whose end
 // plus retention is at or before watermark. A watermark older than a previous
-// one is ignored.
+// one is ignored. It is Close, then Expire.
 func (t *Tumbling[K, A]) Advance(watermark time.Time) []Result[K, A] {
+	out := t.Close(watermark)
+	t.Expire()
+	return out
+}
+
+// Close is Advance without dropping anything: the windows it closes are
+// retained (without retention, until Expire), so that the caller can act on
+// their results before Expire consults Hold.
+func (t *Tumbling[K, A]) Close(watermark time.Time) []Result[K, A] {
 	if t.started && !watermark.After(t.closedTo) {
 		return nil
 	}
@@ -121,21 +155,76 @@ func (t *Tumbling[K, A]) Advance(watermark time.Time) []Result[K, A] {
 		for _, k := range s.order {
 			out = append(out, Result[K, A]{Key: k, Bounds: s.bounds, Acc: s.accs[k]})
 		}
-		if t.retention > 0 {
-			t.closed[end] = s
-		}
-	}
-	for end := range t.closed {
-		if !end.Add(t.retention).After(watermark) {
-			delete(t.closed, end)
-		}
+		t.closed[end] = s
 	}
 	return out
+}
+
+// Expire drops the retained windows whose end plus retention is at or
+// before the watermark, but for the accumulators Hold keeps.
+func (t *Tumbling[K, A]) Expire() {
+	var expired []time.Time
+	for end := range t.closed {
+		if !end.Add(t.retention).After(t.closedTo) {
+			expired = append(expired, end)
+		}
+	}
+	slices.SortFunc(expired, func(a, b time.Time) int { return a.Compare(b) })
+	for _, end := range expired {
+		s := t.closed[end]
+		held := t.held(s)
+		t.drop(s)
+		if len(held.order) == 0 {
+			delete(t.closed, end)
+		} else {
+			t.closed[end] = held
+		}
+	}
+}
+
+// held takes out of s, into a slot of their own, the accumulators that
+// hold says to keep.
+func (t *Tumbling[K, A]) held(s *slot[K, A]) *slot[K, A] {
+	kept := &slot[K, A]{bounds: s.bounds, accs: map[K]A{}}
+	if t.hold == nil {
+		return kept
+	}
+	order := s.order[:0]
+	for _, k := range s.order {
+		if t.hold(k, s.bounds, s.accs[k]) {
+			kept.order = append(kept.order, k)
+			kept.accs[k] = s.accs[k]
+			delete(s.accs, k)
+			continue
+		}
+		order = append(order, k)
+	}
+	s.order = order
+	return kept
+}
+
+func (t *Tumbling[K, A]) drop(s *slot[K, A]) {
+	if t.onDrop == nil {
+		return
+	}
+	for _, k := range s.order {
+		t.onDrop(k, s.bounds, s.accs[k])
+	}
 }
 
 // Watermark returns the latest watermark passed to Advance, and false before
 // the first call.
 func (t *Tumbling[K, A]) Watermark() (time.Time, bool) { return t.closedTo, t.started }
+
+// HeldWindows returns the number of (key, window) accumulators held, open
+// or retained.
+func (t *Tumbling[K, A]) HeldWindows() int {
+	n := t.OpenWindows()
+	for _, s := range t.closed {
+		n += len(s.accs)
+	}
+	return n
+}
 
 // OpenWindows returns the number of open (key, window) accumulators.
 func (t *Tumbling[K, A]) OpenWindows() int {
@@ -159,6 +248,33 @@ func (t *Tumbling[K, A]) Each(fn func(key K, b Bounds, acc A, open bool)) {
 			fn(k, s.bounds, acc, false)
 		}
 	}
+}
+
+// Forget lets go of every accumulator, open or retained, for which drop
+// returns true (OnDrop is told); their windows carry on for other keys.
+func (t *Tumbling[K, A]) Forget(drop func(key K, b Bounds, acc A) bool) {
+	forget := func(slots map[time.Time]*slot[K, A], deleteEmpty bool) {
+		for end, s := range slots {
+			keep := s.order[:0]
+			for _, k := range s.order {
+				acc := s.accs[k]
+				if !drop(k, s.bounds, acc) {
+					keep = append(keep, k)
+					continue
+				}
+				delete(s.accs, k)
+				if t.onDrop != nil {
+					t.onDrop(k, s.bounds, acc)
+				}
+			}
+			s.order = keep
+			if deleteEmpty && len(s.accs) == 0 {
+				delete(slots, end)
+			}
+		}
+	}
+	forget(t.open, true)
+	forget(t.closed, false) // a closed window stays closed
 }
 
 // Windows splits results as Advance returns them (oldest window first, each

@@ -166,3 +166,79 @@ func TestTumblingLookup(t *testing.T) {
 		t.Fatal("Lookup created state")
 	}
 }
+
+func TestTumblingDropsAndLateness(t *testing.T) {
+	w := New(Aligner{Size: time.Hour}, time.Hour, newCounter)
+	var dropped []string
+	w.OnDrop(func(k string, b Bounds, _ *counter) { dropped = append(dropped, k+"@"+b.End.Format("15:04")) })
+	w.Get("a", at(t, "09:10:00"))
+	w.Get("b", at(t, "10:10:00"))
+	if l := w.Lateness(at(t, "09:20:00")); l != OnTime {
+		t.Fatalf("before any watermark: %v", l)
+	}
+	w.Advance(at(t, "10:00:00"))
+	if l := w.Lateness(at(t, "09:20:00")); l != Late {
+		t.Fatalf("closed and retained: %v", l)
+	}
+	if w.HeldWindows() != 2 || len(dropped) != 0 {
+		t.Fatalf("held %d, dropped %v", w.HeldWindows(), dropped)
+	}
+	w.Advance(at(t, "11:00:00")) // closes b, lets a go
+	if fmt.Sprint(dropped) != "[a@10:00]" {
+		t.Fatalf("dropped %v, want a's window once its retention passed", dropped)
+	}
+	if l := w.Lateness(at(t, "09:20:00")); l != Expired {
+		t.Fatalf("past retention: %v", l)
+	}
+	none := New(Aligner{Size: time.Hour}, 0, newCounter)
+	var n int
+	none.OnDrop(func(string, Bounds, *counter) { n++ })
+	none.Get("a", at(t, "09:10:00"))
+	if got := none.Advance(at(t, "10:00:00")); len(got) != 1 || n != 1 {
+		t.Fatalf("without retention: %d results, %d dropped", len(got), n)
+	}
+}
+
+func TestTumblingForget(t *testing.T) {
+	w := New(Aligner{Size: time.Hour}, time.Hour, newCounter)
+	var dropped []string
+	w.OnDrop(func(k string, _ Bounds, _ *counter) { dropped = append(dropped, k) })
+	w.Get("a", at(t, "09:10:00"))
+	w.Get("b", at(t, "09:20:00"))
+	w.Get("a", at(t, "10:10:00"))
+	w.Advance(at(t, "10:00:00"))
+	w.Forget(func(k string, _ Bounds, _ *counter) bool { return k == "a" })
+	if fmt.Sprint(dropped) != "[a a]" || w.HeldWindows() != 1 {
+		t.Fatalf("dropped %v, held %d", dropped, w.HeldWindows())
+	}
+	if l := w.Lateness(at(t, "09:30:00")); l != Late {
+		t.Fatalf("a window with nothing left is still closed: %v", l)
+	}
+	if got := w.Advance(at(t, "11:00:00")); len(got) != 0 {
+		t.Fatalf("a forgotten accumulator came out: %v", got)
+	}
+}
+
+// A held accumulator outlives its retention, alone in its slot, until the
+// first Advance after its hold ends.
+func TestTumblingHoldKeepsPastRetention(t *testing.T) {
+	w := New(Aligner{Size: time.Hour}, time.Hour, newCounter)
+	var dropped []string
+	w.OnDrop(func(k string, b Bounds, _ *counter) { dropped = append(dropped, k+"@"+b.End.Format("15:04")) })
+	w.Hold(func(_ string, _ Bounds, c *counter) bool { return c.n > 0 })
+	waiting, _, _, _ := w.Get("a", at(t, "09:10:00"))
+	waiting.n = 1
+	w.Get("b", at(t, "09:20:00"))
+	w.Advance(at(t, "11:00:00")) // past the 10:00 window's retention
+	if fmt.Sprint(dropped) != "[b@10:00]" || w.HeldWindows() != 1 {
+		t.Fatalf("dropped %v, held %d: want b dropped and a held", dropped, w.HeldWindows())
+	}
+	if got, ok := w.Lookup("a", at(t, "09:10:00")); !ok || got != waiting {
+		t.Fatal("the held accumulator is gone")
+	}
+	waiting.n = 0
+	w.Advance(at(t, "11:00:01"))
+	if fmt.Sprint(dropped) != "[b@10:00 a@10:00]" || w.HeldWindows() != 0 {
+		t.Fatalf("dropped %v, held %d after the hold ended", dropped, w.HeldWindows())
+	}
+}
