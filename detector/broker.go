@@ -61,6 +61,9 @@ type kafka struct {
 	join     func(cfg stream.ConsumerConfig, hooks stream.PartitionHooks) (groupSession, error)
 	producer func(cfg stream.ProducerConfig) (recordProducer, error)
 	reader   logReader
+	// restoreWorkers bounds the shards rebuilt at once; zero means one
+	// per core.
+	restoreWorkers int
 }
 
 // brokers is the kafka of a real deployment, with cfg's connection.

@@ -42,7 +42,7 @@ func (e *Emitter) Final(closed []window.Result[string, *Summary]) []Alert {
 }
 
 // Revision builds one revision of the alert of one user's window (the rule
-// must raise one alert per result) and assigns its incident.
+// must raise one alert per result), without its incident.
 func (e *Emitter) Revision(b window.Bounds, m *Summary, status Status, revision int, timeGenerated time.Time) Alert {
 	alerts := e.rule.Alerts([]Row{m.Row()}, AlertContext{
 		Status: status, Revision: revision, WindowStart: b.Start, WindowEnd: b.End,
@@ -50,7 +50,6 @@ func (e *Emitter) Revision(b window.Bounds, m *Summary, status Status, revision 
 	})
 	a := alerts[0]
 	a.Truncated = m.Truncated()
-	e.incidents.Assign(&a)
 	return a
 }
 
@@ -75,4 +74,15 @@ func (e *Emitter) window(b window.Bounds, results []window.Result[string, *Summa
 		e.incidents.Assign(a)
 	}
 	return alerts
+}
+
+// routed rebuilds an alert's revision from its routed record, as the shard
+// of its window built it.
+func (e *Emitter) routed(r routedAlert) Alert {
+	a := e.rule.Alerts([]Row{r.Row}, AlertContext{
+		Status: r.Status, Revision: r.Revision, WindowStart: r.WindowStart, WindowEnd: r.WindowEnd,
+		TimeGenerated: r.TimeGenerated, ProcessedAt: e.now().UTC(),
+	})[0]
+	a.Truncated, a.ConfigVersion = r.Truncated, r.Version
+	return a
 }

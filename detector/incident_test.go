@@ -82,7 +82,7 @@ func TestIncidentGrouping(t *testing.T) {
 			var ids []string
 			for i, s := range tc.steps {
 				a := userAlert(s.upn, s.ip, s.tg)
-				created := g.Assign(&a)
+				created := g.Assign(&a) == Created
 				if a.IncidentId == "" {
 					t.Fatalf("step %d: no incident", i)
 				}
@@ -107,7 +107,7 @@ func TestIncidentLifecycle(t *testing.T) {
 		var first string
 		for i := range 151 {
 			a := userAlert(fmt.Sprintf("user%03d@contoso.com", i), "192.0.2.1", at("10:00:00").Add(time.Duration(i)*time.Second))
-			created := g.Assign(&a)
+			created := g.Assign(&a) == Created
 			switch {
 			case i == 0:
 				first = a.IncidentId
@@ -129,7 +129,7 @@ func TestIncidentLifecycle(t *testing.T) {
 		rev := a
 		rev.Revision, rev.Status, rev.IncidentId = 2, StatusUpdate, ""
 		rev.TimeGenerated = at("10:20:00")
-		if g.Assign(&rev) || rev.IncidentId != a.IncidentId {
+		if g.Assign(&rev) == Created || rev.IncidentId != a.IncidentId {
 			t.Errorf("revision 2 got incident %s, want %s", rev.IncidentId, a.IncidentId)
 		}
 		if inc, _ := g.Snapshot(a.IncidentId); inc.AlertCount != 1 {
@@ -143,11 +143,11 @@ func TestIncidentLifecycle(t *testing.T) {
 		g.Assign(&a)
 		g.Close(a.IncidentId)
 		b := userAlert("bob@contoso.com", "192.0.2.1", at("11:00:00"))
-		if !g.Assign(&b) || b.IncidentId == a.IncidentId {
+		if g.Assign(&b) != Created || b.IncidentId == a.IncidentId {
 			t.Errorf("alert after close joined %s, want a new incident", b.IncidentId)
 		}
 		c := userAlert("carol@contoso.com", "192.0.2.2", at("11:30:00"))
-		if g.Assign(&c) || c.IncidentId != b.IncidentId {
+		if g.Assign(&c) == Created || c.IncidentId != b.IncidentId {
 			t.Errorf("next alert got %s, want the new incident %s", c.IncidentId, b.IncidentId)
 		}
 	})
@@ -160,7 +160,7 @@ func TestIncidentLifecycle(t *testing.T) {
 		g.Assign(&a)
 		g.Close(a.IncidentId)
 		b := userAlert("bob@contoso.com", "192.0.2.1", at("11:00:00"))
-		if g.Assign(&b) || b.IncidentId != a.IncidentId {
+		if g.Assign(&b) == Created || b.IncidentId != a.IncidentId {
 			t.Errorf("alert after close got %s, want the reopened %s", b.IncidentId, a.IncidentId)
 		}
 		if inc, _ := g.Snapshot(a.IncidentId); inc.Status != IncidentActive {
@@ -174,7 +174,7 @@ func TestIncidentLifecycle(t *testing.T) {
 		g := NewIncidents(cfg, rule.ID)
 		a := userAlert("alice@contoso.com", "203.0.113.10", at("10:00:00"))
 		a.IncidentId = "stale"
-		if g.Assign(&a) || a.IncidentId != "" {
+		if g.Assign(&a) != NoIncident || a.IncidentId != "" {
 			t.Errorf("Assign created %q", a.IncidentId)
 		}
 	})

@@ -3,7 +3,6 @@ package detector
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -37,21 +36,28 @@ type LiveConfig struct {
 	// UpdateInterval is the least event time between two update revisions of
 	// one alert; zero means 5m.
 	UpdateInterval time.Duration
-	// OrderQuiet is, when scaled out, how long an input partition with
-	// nothing more on the broker must be silent before it stops holding
-	// sign-ins of other partitions back from being applied in event-time
-	// order; zero means 500ms. Longer makes the order of a run proof
-	// against longer stalls of the input's producers, and a sign-in wait
-	// that long when another partition has gone quiet behind it.
-	OrderQuiet time.Duration
-	// MaxFutureSkew ignores, for the watermark, event times further than this
-	// ahead of the wall clock (a forged timestamp must not close every
-	// window); zero means 1h.
+	// MaxFutureSkew is how far ahead of the wall clock an event time may
+	// be: a qualifying sign-in dated further ahead is dead-lettered as
+	// future-time and touches nothing (no window, watermark, commit pin,
+	// incident or budget), and no event time beyond it moves the
+	// watermark. Zero means 1m.
 	MaxFutureSkew time.Duration
-	// MaxWindows caps the open (user, window) states; past it, qualifying
-	// sign-ins of users without state are dead-lettered as state-full (and
-	// counted) rather than growing memory. Zero means 100000.
-	MaxWindows int
+	// MemoryBudget bounds the bytes of state (windows with their Ids and
+	// sets, revisions waiting for their incident, incidents) of the whole
+	// process: scaled out, each shard gets an equal share of it for every
+	// partition of the repartition topic, so that the shards an instance
+	// owns together stay within it whichever they are. Past it, qualifying
+	// sign-ins that need more state are dead-lettered as state-full. Zero
+	// means 256 MiB.
+	MemoryBudget int64
+	// KeyedInput says every user's sign-ins arrive on one input partition
+	// (the input is keyed by user). An Engine then closes each partition's
+	// windows by that partition's own progress, so one that lags holds
+	// back only its users and a partition's windows are rebuilt exactly
+	// from its records after a rebalance or a crash. Without it an Engine
+	// keeps one set of windows over all its partitions, closed by their
+	// least progress: right for one instance over unkeyed input.
+	KeyedInput bool
 	Limits     Limits
 	// Now is the wall clock; nil means time.Now.
 	Now func() time.Time
@@ -91,14 +97,11 @@ func (c LiveConfig) withDefaults() LiveConfig {
 	if c.UpdateInterval <= 0 {
 		c.UpdateInterval = 5 * time.Minute
 	}
-	if c.OrderQuiet <= 0 {
-		c.OrderQuiet = 500 * time.Millisecond
-	}
 	if c.MaxFutureSkew <= 0 {
-		c.MaxFutureSkew = time.Hour
+		c.MaxFutureSkew = time.Minute
 	}
-	if c.MaxWindows <= 0 {
-		c.MaxWindows = 100000
+	if c.MemoryBudget <= 0 {
+		c.MemoryBudget = defaultMemoryBudget
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -128,6 +131,20 @@ type Output struct {
 	Causes      []time.Time
 	Incidents   []Incident
 	DeadLetters []stream.DeadLetter
+	// Internal holds records for the repartition topic (scaled out);
+	// Markers the progress markers, which go after them.
+	Internal []stream.Record
+	Markers  []stream.Record
+}
+
+// append adds o's output after out's.
+func (out *Output) append(o *Output) {
+	out.Alerts = append(out.Alerts, o.Alerts...)
+	out.Causes = append(out.Causes, o.Causes...)
+	out.Incidents = append(out.Incidents, o.Incidents...)
+	out.DeadLetters = append(out.DeadLetters, o.DeadLetters...)
+	out.Internal = append(out.Internal, o.Internal...)
+	out.Markers = append(out.Markers, o.Markers...)
 }
 
 // Reset empties o for reuse.
@@ -136,22 +153,13 @@ func (o *Output) Reset() {
 	o.Causes = o.Causes[:0]
 	o.Incidents = o.Incidents[:0]
 	o.DeadLetters = o.DeadLetters[:0]
+	o.Internal = o.Internal[:0]
+	o.Markers = o.Markers[:0]
 }
 
-// Engine is the streaming detector's state: windows per user, the alert
-// lifecycle of SPEC section 4, the watermark of section 3, and what offsets
-// are safe to commit. It does no I/O and one goroutine owns it. Its output
-// is a function of the records in the order given (and, for windows closed
-// by silence, of the wall clock), so replaying one partition's records
-// re-creates the same alert revisions. It suits input keyed by user (or a
-// single instance); Router and Shard scale out unkeyed input.
-type Engine struct {
-	*shared
-	lc       lifecycle
-	parts    map[stream.TopicPartition]*partitionState
-	scanning scanning
-	last     time.Time // wall time of the latest record
-	maxEvent time.Time // latest event time seen on any partition
+func (o *Output) add(a Alert, cause time.Time) {
+	o.Alerts = append(o.Alerts, a)
+	o.Causes = append(o.Causes, cause)
 }
 
 // shared is what the parts of one detector have in common: configuration,
@@ -177,20 +185,27 @@ func newShared(cfg LiveConfig) (*shared, error) {
 	}, nil
 }
 
-// partitionState tracks one assigned partition.
-type partitionState struct {
-	maxEvent    time.Time // latest event time seen
-	lastArrival time.Time // wall time of the latest record
-	next        int64     // offset after the latest record; -1 before any
+// position is where reading an input partition stands against its end on
+// the brokers, as last learnt.
+type position struct {
+	end   int64     // the partition's end; -1 unknown
+	endAt time.Time // wall time the end was learnt
 }
 
-// NewEngine returns an engine; cfg must be valid.
-func NewEngine(cfg LiveConfig) (*Engine, error) {
-	sh, err := newShared(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return &Engine{shared: sh, lc: newLifecycle(sh), parts: make(map[stream.TopicPartition]*partitionState)}, nil
+// endsFresh is how long an end learnt from the brokers counts: a partition
+// is caught up only while the brokers recently said where it ends, so an
+// outage or a stalled fetch is never taken for silence.
+const endsFresh = 3 * time.Second
+
+// caughtUp reports whether reading at next has reached the partition's
+// end, as the brokers said within endsFresh of now.
+func (p position) caughtUp(next int64, now time.Time) bool {
+	return p.end >= 0 && next >= p.end && now.Sub(p.endAt) <= endsFresh
+}
+
+// learn records an end the brokers gave at now.
+func (p *position) learn(end int64, now time.Time) {
+	p.end, p.endAt = end, now
 }
 
 // Reconfigure swaps the rule and the network allowlist while keeping every
@@ -222,154 +237,20 @@ func (e *shared) SetVersion(v string) { e.version = v }
 // Stats returns the counts so far.
 func (e *shared) Stats() *Stats { return &e.stats }
 
-// Watermark returns the time through which windows are closed.
-func (e *Engine) Watermark() time.Time { return e.lc.watermark }
-
-// OpenWindows returns the number of open (user, window) states.
-func (e *Engine) OpenWindows() int { return e.lc.win.OpenWindows() }
-
-// Assign starts tracking partitions; records of unassigned partitions are
-// tracked on first sight too.
-func (e *Engine) Assign(tps ...stream.TopicPartition) {
-	now := e.cfg.Now()
-	for _, tp := range tps {
-		if _, ok := e.parts[tp]; !ok {
-			e.parts[tp] = &partitionState{next: -1, lastArrival: now}
-		}
+// future reports whether an event time is further ahead of the wall clock
+// than the allowed skew: a forged or broken clock, to be refused.
+func (sh *shared) future(t, now time.Time) bool {
+	if t.After(now.Add(sh.cfg.MaxFutureSkew)) {
+		sh.stats.reject(ReasonFutureTime, 1)
+		return true
 	}
+	return false
 }
 
-// Revoke stops tracking partitions: they no longer hold the watermark back
-// or appear in Committable. Window state they fed is kept.
-func (e *Engine) Revoke(tps ...stream.TopicPartition) {
-	for _, tp := range tps {
-		delete(e.parts, tp)
-	}
-}
-
-// Ingest evaluates one consumed record and adds what it produces to out.
-func (e *Engine) Ingest(rec stream.Record, out *Output) {
-	e.scanning.one(e.shared, rec, func(rec stream.Record, events []SignIn, rejected []Rejected, s scanned) {
-		e.absorb(rec, events, rejected, s, out)
-	})
-}
-
-// IngestBatch is Ingest for many records: it scans them in parallel on up
-// to GOMAXPROCS goroutines (the Scanner is read-only), then applies them to
-// the windows one by one in order, so the result is Ingest's.
-func (e *Engine) IngestBatch(recs []stream.Record, out *Output) {
-	e.scanning.all(e.shared, recs, func(rec stream.Record, events []SignIn, rejected []Rejected, s scanned) {
-		e.absorb(rec, events, rejected, s, out)
-	})
-}
-
-// absorb applies one scanned record: partition progress, dead letters, and
-// its qualifying sign-ins to their windows.
-func (e *Engine) absorb(rec stream.Record, events []SignIn, rejected []Rejected, s scanned, out *Output) {
-	now := e.cfg.Now()
-	tp := stream.TopicPartition{Topic: rec.Topic, Partition: rec.Partition}
-	p := e.parts[tp]
-	if p == nil {
-		p = &partitionState{}
-		e.parts[tp] = p
-	}
-	p.lastArrival, p.next, e.last = now, rec.Offset+1, now
-	e.lc.cause = rec.Timestamp
-	if s.hasTime {
-		e.observe(p, s.time, now)
-	}
-	for _, rej := range rejected {
-		// The dead letter keeps the whole message: the original bytes.
-		out.DeadLetters = append(out.DeadLetters, deadLetter(rec, rej.Reason, rej.Detail, rec.Value))
-	}
-	var refused []string
-	for i := range events {
-		ev := &events[i]
-		e.observe(p, ev.TimeGenerated, now)
-		if reason := e.lc.apply(ev, tp, rec.Offset, out); reason != "" {
-			refused = append(refused, reason)
-		}
-	}
-	if len(refused) > 0 {
-		// One dead letter per message, whatever the number of its records.
-		slices.Sort(refused)
-		refused = slices.Compact(refused)
-		out.DeadLetters = append(out.DeadLetters, deadLetter(rec, refused[0],
-			"qualifying sign-in for a window no longer held: "+strings.Join(refused, ","), rec.Value))
-	}
-	e.advance(now, out)
-	e.lc.cause = time.Time{} // closes by Tick have no causing record
-}
-
-// Tick advances the watermark by the wall clock: windows close under total
-// silence no later than end + lateness + idle timeout.
-func (e *Engine) Tick(out *Output) { e.advance(e.cfg.Now(), out) }
-
-func (e *Engine) observe(p *partitionState, t, now time.Time) {
-	if t.After(now.Add(e.cfg.MaxFutureSkew)) {
-		return
-	}
-	if t.After(p.maxEvent) {
-		p.maxEvent = t
-	}
-	if t.After(e.maxEvent) {
-		e.maxEvent = t
-	}
-}
-
-// advance moves the watermark by the event-time progress of the partitions.
-func (e *Engine) advance(now time.Time, out *Output) {
-	if event, ok := e.eventTimeProgress(now); ok {
-		e.lc.close(event.Add(-e.cfg.Lateness), out)
-	}
-}
-
-// eventTimeProgress is the event time the stream has reached: the least of
-// the latest event times of the partitions that are not idle (none while a
-// partition that is not idle has shown no event time yet); when all are
-// idle, the latest event time seen plus the wall time since the idle
-// timeout expired.
-func (e *Engine) eventTimeProgress(now time.Time) (time.Time, bool) {
-	var least time.Time
-	active := false
-	for _, p := range e.parts {
-		if now.Sub(p.lastArrival) >= e.cfg.IdleTimeout {
-			continue
-		}
-		if p.maxEvent.IsZero() {
-			// Assigned, not idle yet, and no event time known: it may still
-			// deliver the oldest records of all.
-			return time.Time{}, false
-		}
-		if !active || p.maxEvent.Before(least) {
-			least, active = p.maxEvent, true
-		}
-	}
-	if active {
-		return least, true
-	}
-	if e.maxEvent.IsZero() {
-		return time.Time{}, false
-	}
-	silent := now.Sub(e.last) - e.cfg.IdleTimeout
-	if silent <= 0 {
-		return time.Time{}, false
-	}
-	return e.maxEvent.Add(silent), true
-}
-
-// Committable returns, per tracked partition, the next offset that may be
-// committed: past every record consumed, except those whose effect lives
-// only in memory (window state that a restart must rebuild by replay).
-func (e *Engine) Committable() map[stream.TopicPartition]int64 {
-	out := make(map[stream.TopicPartition]int64, len(e.parts))
-	for tp, p := range e.parts {
-		if p.next >= 0 {
-			out[tp] = p.next
-		}
-	}
-	e.lc.pinned(out)
-	return out
+// refusedDetail explains the reasons qualifying sign-ins of one message
+// were refused.
+func refusedDetail(reasons []string) string {
+	return "qualifying sign-in not held (" + strings.Join(reasons, ",") + "): dated too far ahead of the clock (future-time), for a window no longer held (too-late), or past the memory budget (state-full)"
 }
 
 func deadLetter(rec stream.Record, reason, detail string, raw []byte) stream.DeadLetter {

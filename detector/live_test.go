@@ -55,10 +55,29 @@ func newFeeder(t *testing.T, cfg LiveConfig) *feeder {
 	return &feeder{t: t, e: e, clock: c, offset: map[int32]int64{}}
 }
 
+// feed ingests msg as the next record of partition, then tells the engine
+// where every partition ends, as a fetch and the service's listing do: the
+// partitions fed are caught up.
 func (f *feeder) feed(partition int32, msg string) {
+	f.listEnds()
 	rec := stream.Record{Topic: "signins", Partition: partition, Offset: f.offset[partition], Value: []byte(msg)}
 	f.offset[partition]++
 	f.e.Ingest(rec, &f.out)
+	f.listEnds()
+}
+
+func (f *feeder) listEnds() {
+	ends := map[stream.TopicPartition]int64{}
+	for p, off := range f.offset {
+		ends[stream.TopicPartition{Topic: "signins", Partition: p}] = off
+	}
+	f.e.Ends(ends, f.clock.now())
+}
+
+// tick is the service's tick after a listing of the ends.
+func (f *feeder) tick() {
+	f.listEnds()
+	f.e.Tick(&f.out)
 }
 
 // statuses lists the emitted revisions as "user:status:revision".
@@ -108,23 +127,33 @@ func TestEngineLifecycle(t *testing.T) {
 	}
 }
 
-func TestEngineWatermarkWaitsForTheSlowestPartition(t *testing.T) {
+// Windows close by the least progress of the partitions: one that lags
+// holds every window open (early alerts still go out at once), and one
+// silent without being caught up with the brokers holds them however
+// long. A user's sign-ins on two partitions (input not keyed, one
+// instance) share one window.
+func TestEngineClosesByTheLeastProgressOfItsPartitions(t *testing.T) {
 	f := newFeeder(t, LiveConfig{Lateness: time.Minute, IdleTimeout: time.Minute})
 	f.feed(0, liveRecord(30, 0, "alice", "a1", "1.1.1.1"))
-	f.feed(1, noise(20))
-	f.feed(0, noise(70)) // partition 0 is at 10:10, partition 1 at 09:20
-	if got := f.statuses(); len(got) != 1 {
-		t.Fatalf("the window closed while partition 1 lags: %v", got)
+	f.feed(1, liveRecord(20, 0, "bob", "b1", "1.1.1.2"))
+	f.feed(1, liveRecord(25, 0, "alice", "a2", "1.1.1.3"))
+	f.feed(0, noise(70)) // partition 0 is at 10:10, partition 1 at 09:25
+	if got := f.statuses(); strings.Join(got, " ") != "alice:early:1 bob:early:1" {
+		t.Fatalf("revisions %v: partition 1 lags, so nothing closes", got)
 	}
-	f.clock.advance(30 * time.Second)
-	f.feed(0, noise(71))
-	if got := f.statuses(); len(got) != 1 {
-		t.Fatalf("closed before partition 1 was idle: %v", got)
+	f.offset[1] += 5 // partition 1 has records not read yet
+	f.clock.advance(2 * time.Hour)
+	f.tick()
+	if got := f.statuses(); len(got) != 2 {
+		t.Fatalf("a partition behind the brokers closed by silence: %v", got)
 	}
-	f.clock.advance(31 * time.Second) // partition 1 has been silent for 61 s: idle
-	f.feed(0, noise(72))
-	if got := f.statuses(); len(got) != 2 || got[1] != "alice:final:2" {
-		t.Fatalf("an idle partition held the window open: %v", got)
+	f.offset[1] -= 5
+	f.tick()
+	if got := strings.Join(f.statuses(), " "); got != "alice:early:1 bob:early:1 alice:final:2 bob:final:2" {
+		t.Fatalf("caught up and silent, partition 1 should let windows close: %v", got)
+	}
+	if a := f.out.Alerts[2]; a.Result.Count != 2 || len(a.Result.IPs) != 2 {
+		t.Fatalf("alice's final counts %d sign-ins from %v, want both partitions' 2", a.Result.Count, a.Result.IPs)
 	}
 }
 
@@ -135,13 +164,13 @@ func TestEngineClosesWindowsUnderTotalSilence(t *testing.T) {
 	f.feed(0, liveRecord(30, 0, "alice", "a1", "1.1.1.1"))
 	end := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
 	for f.clock.t.Before(end.Add(lateness + idle)) {
-		f.e.Tick(&f.out)
+		f.tick()
 		if len(f.statuses()) != 1 {
 			t.Fatalf("closed at %v, before end + lateness + idle timeout", f.clock.t)
 		}
 		f.clock.advance(time.Second)
 	}
-	f.e.Tick(&f.out)
+	f.tick()
 	if got := f.statuses(); len(got) != 2 || got[1] != "alice:final:2" {
 		t.Fatalf("not closed at end + lateness + idle timeout (%v): %v", f.clock.t, got)
 	}
@@ -184,7 +213,7 @@ func TestEngineRejectsBadRecordsToDeadLetters(t *testing.T) {
 }
 
 func TestEngineStateIsBounded(t *testing.T) {
-	f := newFeeder(t, LiveConfig{MaxWindows: 2})
+	f := newFeeder(t, LiveConfig{MemoryBudget: twoWindows})
 	f.feed(0, liveRecord(1, 0, "a", "1", "1.1.1.1"))
 	f.feed(0, liveRecord(2, 0, "b", "2", "1.1.1.1"))
 	f.feed(0, liveRecord(3, 0, "c", "3", "1.1.1.1")) // refused
@@ -236,7 +265,7 @@ func TestEngineFinalRowsMatchBatch(t *testing.T) {
 		f.feed(0, l)
 	}
 	f.clock.advance(24 * time.Hour) // silence closes the rest
-	f.e.Tick(&f.out)
+	f.tick()
 	var finals []synth.TruthRow
 	for _, a := range f.out.Alerts {
 		if a.Status == StatusFinal {
@@ -301,24 +330,6 @@ func TestEngineReplayFromCommitIsExact(t *testing.T) {
 		if got[k] != v {
 			t.Fatalf("revision %s missing or different after the restart", k)
 		}
-	}
-}
-
-func TestEngineWaitsForAssignedPartitionsWithoutRecords(t *testing.T) {
-	f := newFeeder(t, LiveConfig{Lateness: time.Minute, IdleTimeout: time.Minute})
-	f.e.Assign(stream.TopicPartition{Topic: "signins", Partition: 0}, stream.TopicPartition{Topic: "signins", Partition: 1})
-	f.feed(0, liveRecord(30, 0, "alice", "a1", "1.1.1.1"))
-	f.feed(0, noise(300))
-	if got := f.statuses(); len(got) != 1 {
-		t.Fatalf("closed while partition 1, assigned, had delivered nothing: %v", got)
-	}
-	f.feed(1, liveRecord(40, 0, "alice", "a2", "1.1.1.1")) // still on time
-	f.feed(1, noise(300))
-	if got := f.statuses(); strings.Join(got, " ") != "alice:early:1 alice:final:2" {
-		t.Fatalf("revisions = %v", got)
-	}
-	if n := f.out.Alerts[1].Result.Count; n != 2 {
-		t.Fatalf("final count = %d, want 2", n)
 	}
 }
 
@@ -400,7 +411,7 @@ func TestEngineReloadUnderLoadLosesNothing(t *testing.T) {
 		f.feed(0, l)
 	}
 	f.clock.advance(24 * time.Hour)
-	f.e.Tick(&f.out)
+	f.tick()
 	var finals []synth.TruthRow
 	versions := map[string]int{}
 	for _, a := range f.out.Alerts {

@@ -23,9 +23,11 @@ type Metrics struct {
 	duplicates  prometheus.Counter
 	late        prometheus.Counter
 	rejected    *prometheus.CounterVec
+	truncated   *prometheus.CounterVec
 	verdicts    *prometheus.CounterVec
 	alerts      *prometheus.CounterVec
 	openWindows prometheus.Gauge
+	memoryUsed  prometheus.Gauge
 	watermark   prometheus.Gauge
 	partitionET *prometheus.GaugeVec
 	latency     prometheus.Histogram
@@ -57,6 +59,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Alert revisions emitted, by status."}, []string{"status"})).(*prometheus.CounterVec),
 		openWindows: f(prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "ropcwatch", Name: "open_windows",
 			Help: "Open (user, window) states held in memory."})).(prometheus.Gauge),
+		memoryUsed: f(prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "ropcwatch", Name: "state_bytes",
+			Help: "Estimated bytes of window state held, against the memory budget (state-full rejects mean it is reached)."})).(prometheus.Gauge),
+		truncated: f(prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "ropcwatch", Name: "truncated_total",
+			Help: "Qualifying records a bound changed: a set value dropped (bound=set) or an Id not remembered for de-duplication (bound=ids)."}, []string{"bound"})).(*prometheus.CounterVec),
 		watermark: f(prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "ropcwatch", Name: "watermark_seconds",
 			Help: "Event time (Unix seconds) through which windows are closed."})).(prometheus.Gauge),
 		partitionET: f(prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "ropcwatch", Name: "partition_event_time_seconds",
@@ -80,12 +86,12 @@ func (m *Metrics) observe(e *Engine) {
 	for tp, p := range e.parts {
 		progress[tp] = p.maxEvent
 	}
-	m.update(e.Stats(), e.OpenWindows(), e.Watermark(), progress)
+	m.update(e.Stats(), e.OpenWindows(), e.memoryUsed(), e.Watermark(), progress)
 }
 
 // update sets the metrics from counts, open windows, the watermark and the
 // event-time progress of input partitions.
-func (m *Metrics) update(st *Stats, open int, watermark time.Time, progress map[stream.TopicPartition]time.Time) {
+func (m *Metrics) update(st *Stats, open int, used int64, watermark time.Time, progress map[stream.TopicPartition]time.Time) {
 	m.messages.Add(float64(st.Messages - m.last.Messages))
 	m.bytes.Add(float64(st.Bytes - m.last.Bytes))
 	m.prefiltered.Add(float64(st.Prefiltered - m.last.Prefiltered))
@@ -93,6 +99,8 @@ func (m *Metrics) update(st *Stats, open int, watermark time.Time, progress map[
 	m.skipped.Add(float64(sum(st.Skipped) - sum(m.last.Skipped)))
 	m.duplicates.Add(float64(st.Duplicates - m.last.Duplicates))
 	m.late.Add(float64(st.Late - m.last.Late))
+	m.truncated.WithLabelValues("set").Add(float64(st.TruncatedSets - m.last.TruncatedSets))
+	m.truncated.WithLabelValues("ids").Add(float64(st.TruncatedIDs - m.last.TruncatedIDs))
 	for v, n := range st.Verdicts {
 		if d := n - m.last.Verdicts[v]; d > 0 {
 			m.verdicts.WithLabelValues(Verdict(v).String()).Add(float64(d))
@@ -110,6 +118,7 @@ func (m *Metrics) update(st *Stats, open int, watermark time.Time, progress map[
 		m.last.Rejected[k] = v
 	}
 	m.openWindows.Set(float64(open))
+	m.memoryUsed.Set(float64(used))
 	if !watermark.IsZero() {
 		m.watermark.Set(float64(watermark.UnixNano()) / 1e9)
 	}

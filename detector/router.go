@@ -16,8 +16,9 @@ import (
 // Shard whichever input partition they arrived on (Event Hubs does not key
 // sign-ins by user). Qualifying sign-ins are a tiny part of the input, so
 // the repartition topic stays small. A Router also reports to every shard,
-// in progress markers, how far in event time its input partitions got,
-// which is what shards close windows and order sign-ins by.
+// in progress markers, how far in event time its input partitions got and
+// whether they are caught up with the brokers, which is what shards close
+// windows by.
 type Router struct {
 	*shared
 	topic    string // the repartition topic
@@ -28,6 +29,11 @@ type Router struct {
 	// reported and lastMarker are what and when the latest markers told.
 	reported   map[stream.TopicPartition]reported
 	lastMarker time.Time
+	// heartbeat is the most time between two rounds of markers.
+	heartbeat time.Duration
+	// committed is the sources as of the last committed transaction, to
+	// go back to when one aborts.
+	committed map[stream.TopicPartition]sourceState
 }
 
 // sourceState tracks one input partition a Router reads.
@@ -35,7 +41,7 @@ type sourceState struct {
 	maxEvent    time.Time
 	lastArrival time.Time
 	next        int64 // offset after the latest record; -1 before any
-	end         int64 // the partition's high watermark at the latest fetch
+	position
 }
 
 // RouteOutput is what routing asks its caller to produce.
@@ -52,8 +58,9 @@ func (o *RouteOutput) Reset() {
 }
 
 // NewRouter returns a router writing to topic, which has shards
-// partitions; counts gives the partitions of each input topic.
-func NewRouter(cfg LiveConfig, topic string, shards int32, counts map[string]int32) (*Router, error) {
+// partitions; counts gives the partitions of each input topic. Markers go
+// out at least every heartbeat (zero means 1s).
+func NewRouter(cfg LiveConfig, topic string, shards int32, counts map[string]int32, heartbeat time.Duration) (*Router, error) {
 	sh, err := newShared(cfg)
 	if err != nil {
 		return nil, err
@@ -61,13 +68,16 @@ func NewRouter(cfg LiveConfig, topic string, shards int32, counts map[string]int
 	if shards < 1 {
 		return nil, fmt.Errorf("router: repartition topic %s has %d partitions", topic, shards)
 	}
-	return &Router{shared: sh, topic: topic, shards: shards, counts: counts, sources: make(map[stream.TopicPartition]*sourceState)}, nil
+	if heartbeat <= 0 {
+		heartbeat = time.Second
+	}
+	return &Router{shared: sh, topic: topic, shards: shards, counts: counts, heartbeat: heartbeat, sources: make(map[stream.TopicPartition]*sourceState)}, nil
 }
 
 // NewShard returns an empty shard for a partition of the repartition
 // topic, sharing the router's configuration, emitter and counts.
 func (r *Router) NewShard(partition int32) *Shard {
-	return newShard(r.shared, stream.TopicPartition{Topic: r.topic, Partition: partition})
+	return newShard(r.shared, stream.TopicPartition{Topic: r.topic, Partition: partition}, r.shards, r.heartbeat)
 }
 
 // Assign starts tracking input partitions.
@@ -75,7 +85,7 @@ func (r *Router) Assign(tps ...stream.TopicPartition) {
 	now := r.cfg.Now()
 	for _, tp := range tps {
 		if _, ok := r.sources[tp]; !ok {
-			r.sources[tp] = &sourceState{next: -1, end: -1, lastArrival: now}
+			r.sources[tp] = &sourceState{next: -1, lastArrival: now, position: position{end: -1}}
 		}
 	}
 }
@@ -85,29 +95,35 @@ func (r *Router) Assign(tps ...stream.TopicPartition) {
 func (r *Router) Revoke(tps ...stream.TopicPartition) {
 	for _, tp := range tps {
 		delete(r.sources, tp)
+		delete(r.committed, tp)
 	}
 }
 
 // Route evaluates the input messages of a batch and adds what they produce
 // to out: qualifying sign-ins for the repartition topic, and dead letters.
-func (r *Router) Route(recs []stream.Record, ends map[stream.TopicPartition]int64, out *RouteOutput) {
+func (r *Router) Route(recs []stream.Record, out *RouteOutput) {
 	now := r.cfg.Now()
 	r.scanning.all(r.shared, recs, func(rec stream.Record, events []SignIn, rejected []Rejected, s scanned) {
 		tp := stream.TopicPartition{Topic: rec.Topic, Partition: rec.Partition}
 		src := r.sources[tp]
 		if src == nil {
-			src = &sourceState{end: -1}
+			src = &sourceState{position: position{end: -1}}
 			r.sources[tp] = src
 		}
-		src.lastArrival, src.next = now, rec.Offset+1
+		src.lastArrival, src.next = now, max(src.next, rec.Offset+1)
 		if s.hasTime {
 			src.observe(s.time, now, r.cfg.MaxFutureSkew)
 		}
 		for _, rej := range rejected {
 			out.DeadLetters = append(out.DeadLetters, deadLetter(rec, rej.Reason, rej.Detail, rec.Value))
 		}
+		future := false
 		for i := range events {
 			ev := &events[i]
+			if r.future(ev.TimeGenerated, now) {
+				future = true
+				continue
+			}
 			src.observe(ev.TimeGenerated, now, r.cfg.MaxFutureSkew)
 			value, err := json.Marshal(routed(ev, rec, i, r.version))
 			if err != nil { // strings and times always marshal
@@ -120,16 +136,37 @@ func (r *Router) Route(recs []stream.Record, ends map[stream.TopicPartition]int6
 				Timestamp: rec.Timestamp,
 			})
 		}
+		if future {
+			out.DeadLetters = append(out.DeadLetters, deadLetter(rec, ReasonFutureTime, refusedDetail([]string{ReasonFutureTime}), rec.Value))
+		}
 	})
+}
+
+// Positions records where a polled batch left each input partition
+// (transaction markers included) and the ends the fetch saw.
+func (r *Router) Positions(next, ends map[stream.TopicPartition]int64) {
+	for tp, n := range next {
+		if src := r.sources[tp]; src != nil {
+			src.next = max(src.next, n)
+		}
+	}
+	r.Ends(ends, r.cfg.Now())
+}
+
+// Ends records partition ends the brokers gave at time at.
+func (r *Router) Ends(ends map[stream.TopicPartition]int64, at time.Time) {
 	for tp, end := range ends {
 		if src := r.sources[tp]; src != nil {
-			src.end = end
+			src.learn(end, at)
 		}
 	}
 }
 
+// Sources returns the input partitions the router reads.
+func (r *Router) Sources() []stream.TopicPartition { return sortedKeys(r.sources) }
+
 // Unpositioned returns the input partitions of which no record was routed
-// yet: only the broker can tell whether they are caught up.
+// yet: only the broker can tell where reading them starts.
 func (r *Router) Unpositioned() []stream.TopicPartition {
 	var tps []stream.TopicPartition
 	for tp, src := range r.sources {
@@ -141,10 +178,10 @@ func (r *Router) Unpositioned() []stream.TopicPartition {
 }
 
 // Position records where consumption of an input partition without routed
-// records starts and where the partition ends.
-func (r *Router) Position(tp stream.TopicPartition, next, end int64) {
+// records starts.
+func (r *Router) Position(tp stream.TopicPartition, next int64) {
 	if src := r.sources[tp]; src != nil && src.next < 0 {
-		src.next, src.end = next, end
+		src.next = next
 	}
 }
 
@@ -154,32 +191,55 @@ func (s *sourceState) observe(t, now time.Time, skew time.Duration) {
 	}
 }
 
-// markerHeartbeat is how often a router reports when nothing changed:
-// silence itself is progress (windows close under it, SPEC section 3).
-const markerHeartbeat = time.Second
+// Committed notes that the output of everything routed so far is
+// committed (a transaction ended with a commit).
+func (r *Router) Committed() {
+	r.committed = make(map[stream.TopicPartition]sourceState, len(r.sources))
+	for tp, src := range r.sources {
+		r.committed[tp] = *src
+	}
+}
+
+// Aborted takes the router back to its last committed state: a transaction
+// aborted, so what it routed since is not in the repartition topic and
+// consumption rewinds to the committed offsets. Markers claiming the
+// aborted progress would let shards close windows before the re-routed
+// sign-ins arrive.
+func (r *Router) Aborted() {
+	now := r.cfg.Now()
+	for tp, src := range r.sources {
+		if c, ok := r.committed[tp]; ok {
+			*src = c
+		} else {
+			*src = sourceState{next: -1, lastArrival: now, position: position{end: -1}}
+		}
+	}
+	r.reported = nil // report afresh
+}
 
 // Markers returns one progress marker per shard, reporting every input
-// partition the router reads, when the report changed in a way shards act
-// on (an event time, catching up, turning quiet or idle) or a heartbeat is
-// due; none when it reads no partition.
+// partition the router reads, when a report changed in a way shards act
+// on (catching up, turning idle) or a heartbeat is due; none when it reads
+// no partition. Event-time progress alone waits for the heartbeat: it
+// only closes windows, and closes are not hurried.
 func (r *Router) Markers() []stream.Record {
 	if len(r.sources) == 0 {
 		return nil
 	}
 	now := r.cfg.Now()
-	if !r.changed(now) && now.Sub(r.lastMarker) < markerHeartbeat {
+	if !r.changed(now) && now.Sub(r.lastMarker) < r.heartbeat {
 		return nil
 	}
 	r.lastMarker = now
 	m := progressMarker{Topics: slices.Sorted(maps.Keys(r.counts)), Sources: make([]sourceProgress, 0, len(r.sources))}
-	for tp, src := range r.sources {
+	for _, tp := range sortedKeys(r.sources) {
+		src := r.sources[tp]
 		m.Sources = append(m.Sources, sourceProgress{
 			Topic: tp.Topic, Partition: tp.Partition, Partitions: max(r.counts[tp.Topic], tp.Partition+1),
 			Event: src.maxEvent.UTC(), SilentMillis: max(now.Sub(src.lastArrival), 0).Milliseconds(),
-			CaughtUp: src.end >= 0 && src.next >= src.end,
+			CaughtUp: src.caughtUp(src.next, now),
 		})
 	}
-	slices.SortFunc(m.Sources, func(a, b sourceProgress) int { return compareTP(a.tp(), b.tp()) })
 	value, err := json.Marshal(m)
 	if err != nil {
 		panic(fmt.Sprintf("router: marshal progress: %v", err))
@@ -187,24 +247,22 @@ func (r *Router) Markers() []stream.Record {
 	recs := make([]stream.Record, r.shards)
 	for p := range r.shards {
 		recs[p] = stream.Record{
-			Topic: r.topic, Partition: p, Value: value,
+			// The timestamp is the router's clock: a shard reads from it
+			// how current each report is.
+			Topic: r.topic, Partition: p, Value: value, Timestamp: now,
 			Headers: []stream.Header{{Key: KindHeader, Value: []byte(KindProgress)}},
 		}
 	}
 	return recs
 }
 
-// changed reports whether a source's report differs, as shards see it,
+// changed reports whether a source's report differs, as shards act on it,
 // from the one last sent, and remembers the current ones.
 func (r *Router) changed(now time.Time) bool {
 	changed := len(r.reported) != len(r.sources)
 	next := make(map[stream.TopicPartition]reported, len(r.sources))
 	for tp, src := range r.sources {
-		silent := now.Sub(src.lastArrival)
-		rep := reported{
-			event: src.maxEvent, caughtUp: src.end >= 0 && src.next >= src.end,
-			quiet: silent >= r.cfg.OrderQuiet, idle: silent >= r.cfg.IdleTimeout,
-		}
+		rep := reported{caughtUp: src.caughtUp(src.next, now), idle: now.Sub(src.lastArrival) >= r.cfg.IdleTimeout}
 		if old, ok := r.reported[tp]; !ok || old != rep {
 			changed = true
 		}
@@ -216,10 +274,9 @@ func (r *Router) changed(now time.Time) bool {
 	return changed
 }
 
-// reported is what shards act on in a source's progress.
+// reported is what shards act on at once in a source's progress.
 type reported struct {
-	event                 time.Time
-	caughtUp, quiet, idle bool
+	caughtUp, idle bool
 }
 
 // Committable returns, per input partition, the offset after the latest
@@ -232,14 +289,4 @@ func (r *Router) Committable() map[stream.TopicPartition]int64 {
 		}
 	}
 	return out
-}
-
-func compareTP(a, b stream.TopicPartition) int {
-	if a.Topic != b.Topic {
-		if a.Topic < b.Topic {
-			return -1
-		}
-		return 1
-	}
-	return int(a.Partition) - int(b.Partition)
 }

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -24,11 +25,19 @@ type scaled struct {
 	shards      map[int32]*Shard
 	repartition string
 	state       string
-	lastMarker  time.Time
-	lastListed  time.Time // of the positions of unpositioned partitions
 	route       RouteOutput
 	src, rep    []stream.Record
+	// markersInFlight counts markers not acknowledged yet: no new round
+	// goes out before the last one landed, so an outage does not fill the
+	// producer's buffer with markers.
+	markersInFlight atomic.Int64
 }
+
+// stateTail is how many of the last offsets of a state partition a
+// restore reads: the latest state record is among them, whatever the
+// partition's history (transaction markers take offsets too, and a
+// member that lost its partitions may have written a few stale ones).
+const stateTail = 32
 
 func newScaled(ctx context.Context, s *service) (*scaled, error) {
 	sc, kafka := s.cfg.Scale, s.kafka.reader
@@ -71,7 +80,7 @@ func newScaled(ctx context.Context, s *service) (*scaled, error) {
 		return nil, fmt.Errorf("scale out: state topic %s has %d partitions, fewer than the %d of %s",
 			sc.StateTopic, internal[sc.StateTopic], internal[sc.RepartitionTopic], sc.RepartitionTopic)
 	}
-	router, err := NewRouter(s.cfg.Live, sc.RepartitionTopic, internal[sc.RepartitionTopic], counts)
+	router, err := NewRouter(s.cfg.Live, sc.RepartitionTopic, internal[sc.RepartitionTopic], counts, sc.MarkerInterval)
 	if err != nil {
 		return nil, err
 	}
@@ -81,8 +90,9 @@ func newScaled(ctx context.Context, s *service) (*scaled, error) {
 func (p *scaled) base() *shared { return p.router.shared }
 
 // process routes input messages and applies the repartition records to
-// their shards.
-func (p *scaled) process(b stream.Batch, out *Output) {
+// their shards. A repartition record of a partition without a shard is an
+// error: its effect would be lost while its offset is committed.
+func (p *scaled) process(b stream.Batch, out *Output) error {
 	p.src, p.rep = p.src[:0], p.rep[:0]
 	for _, r := range b.Records {
 		if r.Topic == p.repartition {
@@ -92,48 +102,44 @@ func (p *scaled) process(b stream.Batch, out *Output) {
 		}
 	}
 	p.route.Reset()
-	p.router.Route(p.src, b.Ends, &p.route)
-	for _, r := range p.route.Records {
-		p.s.produce(p.s.ctx, r)
-	}
+	p.router.Route(p.src, &p.route)
+	p.router.Positions(b.Next, b.Ends)
+	out.Internal = append(out.Internal, p.route.Records...)
 	out.DeadLetters = append(out.DeadLetters, p.route.DeadLetters...)
 	for _, r := range p.rep {
-		if sh := p.shards[r.Partition]; sh != nil {
-			sh.Apply(r, out)
+		sh := p.shards[r.Partition]
+		if sh == nil {
+			return fmt.Errorf("record of %s partition %d at offset %d, which has no shard here", r.Topic, r.Partition, r.Offset)
 		}
+		sh.Apply(r, out)
+	}
+	return nil
+}
+
+// tick sends progress markers, after the sign-ins they vouch for (one
+// producer, so a partition gets them in order).
+func (p *scaled) tick(out *Output) {
+	if p.markersInFlight.Load() > 0 {
+		return
+	}
+	for _, r := range p.router.Markers() {
+		p.markersInFlight.Add(1)
+		out.Markers = append(out.Markers, r)
 	}
 }
 
-// tick sends progress markers, after the sign-ins they vouch for. Input
-// partitions that delivered nothing yet are looked up on the broker at
-// most every positionsEvery: an empty one must not hold every shard back.
-func (p *scaled) tick(*Output) {
-	now := p.router.cfg.Now()
-	if now.Sub(p.lastMarker) < p.s.cfg.Scale.MarkerInterval {
-		return
+// markerAcked settles one marker.
+func (p *scaled) markerAcked() { p.markersInFlight.Add(-1) }
+
+func (p *scaled) inputs() (all, unpositioned []stream.TopicPartition) {
+	return p.router.Sources(), p.router.Unpositioned()
+}
+
+func (p *scaled) listed(l listedEnds) {
+	for tp, next := range l.starts {
+		p.router.Position(tp, next)
 	}
-	if tps := p.router.Unpositioned(); len(tps) > 0 && now.Sub(p.lastListed) >= positionsEvery {
-		p.lastListed = now
-		ctx, cancel := context.WithTimeout(p.s.ctx, positionsEvery)
-		starts, err := p.s.session.Starts(ctx, tps)
-		var ends map[stream.TopicPartition]int64
-		if err == nil {
-			ends, err = p.s.session.Ends(ctx, tps)
-		}
-		cancel()
-		if err != nil {
-			p.s.log.Warn("positions of idle input partitions unknown; they hold windows open until they deliver", "error", err)
-		}
-		for tp, next := range starts {
-			if end, ok := ends[tp]; ok {
-				p.router.Position(tp, next, end)
-			}
-		}
-	}
-	p.lastMarker = now
-	for _, r := range p.router.Markers() {
-		p.s.produce(p.s.ctx, r)
-	}
+	p.router.Ends(l.ends, l.at)
 }
 
 func (p *scaled) commit(tps []stream.TopicPartition) commit {
@@ -152,7 +158,10 @@ func (p *scaled) commit(tps []stream.TopicPartition) commit {
 	return commit{offsets: only(offsets, tps), states: states}
 }
 
-func (p *scaled) assign(ctx context.Context, tps []stream.TopicPartition) error {
+// committed notes that a transaction committed: an abort goes back to here.
+func (p *scaled) committed() { p.router.Committed() }
+
+func (p *scaled) assign(ctx context.Context, tps []stream.TopicPartition, out *Output) error {
 	var shards []int32
 	for _, tp := range tps {
 		if tp.Topic == p.repartition {
@@ -161,7 +170,7 @@ func (p *scaled) assign(ctx context.Context, tps []stream.TopicPartition) error 
 			p.router.Assign(tp)
 		}
 	}
-	return p.restoreAll(ctx, shards)
+	return p.restoreAll(ctx, shards, out)
 }
 
 func (p *scaled) revoke(tps []stream.TopicPartition) {
@@ -174,22 +183,26 @@ func (p *scaled) revoke(tps []stream.TopicPartition) {
 	}
 }
 
-// rebuild restores every shard owned from what is committed.
-func (p *scaled) rebuild(ctx context.Context) error {
-	return p.restoreAll(ctx, slices.Sorted(maps.Keys(p.shards)))
+// rebuild goes back to what is committed after a transaction aborted: the
+// router to its state at the last commit, every shard owned rebuilt.
+func (p *scaled) rebuild(ctx context.Context, out *Output) error {
+	p.router.Aborted()
+	return p.restoreAll(ctx, slices.Sorted(maps.Keys(p.shards)), out)
 }
 
 // restoreAll rebuilds shards in parallel, one per core: each reads its own
 // partitions and replays them into a shard of its own, with an emitter and
-// counts of its own (what a rebuild emits is discarded), and joins the
-// detector's when done.
-func (p *scaled) restoreAll(ctx context.Context, partitions []int32) error {
+// counts of its own, and joins the detector's when done. What the rebuilt
+// shards emit for records their previous owner processed after its last
+// state record goes to out.
+func (p *scaled) restoreAll(ctx context.Context, partitions []int32, out *Output) error {
 	rebuilt := make([]*Shard, len(partitions))
+	emitted := make([]Output, len(partitions))
 	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(runtime.GOMAXPROCS(0))
+	g.SetLimit(cmp0(p.s.kafka.restoreWorkers, runtime.GOMAXPROCS(0)))
 	for i, part := range partitions {
 		g.Go(func() error {
-			sh, err := p.restore(ctx, part)
+			sh, err := p.restore(ctx, part, &emitted[i])
 			rebuilt[i] = sh
 			return err
 		})
@@ -197,70 +210,126 @@ func (p *scaled) restoreAll(ctx context.Context, partitions []int32) error {
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	for _, sh := range rebuilt {
+	for i, sh := range rebuilt {
 		sh.join(p.router.shared)
 		p.shards[sh.Partition()] = sh
+		out.append(&emitted[i])
 	}
 	return nil
 }
 
-// positionsEvery spaces the broker lookups of input partitions that
-// delivered nothing yet.
-const positionsEvery = 500 * time.Millisecond
+func cmp0(v, otherwise int) int {
+	if v > 0 {
+		return v
+	}
+	return otherwise
+}
 
-// errRestored stops a rebuild's read once it reached the state's end.
+// errRestored stops a rebuild's read once it reached its end.
 var errRestored = errors.New("restored")
 
 // restore rebuilds the shard of a partition from its latest state record
-// and the repartition records since the state's From, or starts it empty.
-// The shard has a detector of its own until it joins the service's.
-func (p *scaled) restore(ctx context.Context, partition int32) (*Shard, error) {
+// and the repartition records since the state's From; records after the
+// state's Through up to the group's committed offset (a previous owner
+// that lost the partition may have committed past its last state) are
+// processed as new, their output going to out. The shard has a detector of
+// its own until it joins the service's.
+func (p *scaled) restore(ctx context.Context, partition int32, out *Output) (*Shard, error) {
 	began := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, p.s.cfg.ShutdownTimeout)
 	defer cancel()
-	kafka, committed := p.s.kafka.reader, p.s.cfg.ExactlyOnce
+	reader, committed := p.s.kafka.reader, p.s.cfg.ExactlyOnce
 	own := *p.router.shared
 	own.emit, own.stats = NewEmitter(own.cfg.Rule, own.cfg.Now), Stats{}
-	sh := newShard(&own, stream.TopicPartition{Topic: p.repartition, Partition: partition})
+	tp := stream.TopicPartition{Topic: p.repartition, Partition: partition}
+	sh := newShard(&own, tp, p.router.shards, p.router.heartbeat)
 	var st *ShardState
-	err := kafka.ReadPartition(ctx, stream.TopicPartition{Topic: p.state, Partition: partition}, -1, committed, func(r stream.Record) error {
+	err := reader.ReadTail(ctx, stream.TopicPartition{Topic: p.state, Partition: partition}, stateTail, committed, func(r stream.Record) error {
 		v, err := DecodeShardState(r.Value)
 		if err != nil || v.Partition != partition {
 			p.s.log.Warn("shard state record skipped", "partition", partition, "offset", r.Offset, "error", err)
 			return nil
 		}
-		st = &v
+		if st == nil || v.Through >= st.Through {
+			st = &v
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read state of shard %d: %w", partition, err)
 	}
-	if st == nil {
-		p.s.log.Info("shard started", "partition", partition)
-		return sh, nil
+	starts, err := p.s.session.Starts(ctx, []stream.TopicPartition{tp})
+	if err != nil {
+		return nil, fmt.Errorf("committed offset of shard %d: %w", partition, err)
 	}
-	sh.Restore(*st)
-	var discard Output
-	replayed := 0
-	err = kafka.ReadPartition(ctx, stream.TopicPartition{Topic: p.repartition, Partition: partition}, st.From, committed, func(r stream.Record) error {
-		if r.Offset >= st.Through {
-			return errRestored
+	resume := starts[tp]
+	if st == nil {
+		if resume <= 0 {
+			p.s.log.Info("shard started", "partition", partition)
+			return sh, nil
 		}
-		sh.Apply(r, &discard)
-		discard.Reset()
-		replayed++
-		if r.Offset+1 >= st.Through {
-			return errRestored
+		// Offsets are committed but no state is left (the state topic was
+		// emptied): rebuild from what the partition retains.
+		p.s.log.Warn("shard state missing; rebuilding from the start of the partition", "partition", partition, "committed", resume)
+		st = &ShardState{Partition: partition, Through: resume}
+	}
+	var refused map[int64]bool
+	if st.Refusals > 0 {
+		records, err := p.refusals(ctx, tp, st.From, st.Through)
+		if err != nil {
+			return nil, err
+		}
+		refused = st.Refused(records)
+	}
+	sh.Restore(*st, refused)
+	var discard Output
+	replayed, reprocessed := 0, 0
+	end := max(st.Through, resume)
+	if end > st.From {
+		err = reader.ReadPartition(ctx, tp, st.From, committed, func(r stream.Record) error {
+			if r.Offset >= end {
+				return errRestored
+			}
+			if r.Offset < st.Through {
+				sh.Apply(r, &discard)
+				discard.Reset()
+				replayed++
+			} else {
+				sh.Restored(st.Through)
+				sh.Apply(r, out)
+				reprocessed++
+			}
+			if r.Offset+1 >= end {
+				return errRestored
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errRestored) {
+			return nil, fmt.Errorf("rebuild shard %d: %w", partition, err)
+		}
+	}
+	sh.Restored(end)
+	p.s.log.Info("shard rebuilt", "partition", partition, "from", st.From, "through", st.Through, "committed", resume,
+		"records", replayed, "reprocessed", reprocessed, "windows", sh.OpenWindows(), "took", time.Since(began))
+	return sh, nil
+}
+
+// refusals reads the refusal records from from to the partition's end: a
+// refusal lands after the sign-in it refuses, perhaps after through.
+func (p *scaled) refusals(ctx context.Context, tp stream.TopicPartition, from, through int64) ([]refusal, error) {
+	var refused []refusal
+	err := p.s.kafka.reader.ReadPartition(ctx, tp, from, p.s.cfg.ExactlyOnce, func(r stream.Record) error {
+		if kindOf(r) == KindRefusal {
+			if off, since, ok := refusedOffset(r); ok {
+				refused = append(refused, refusal{Offset: off, Since: since})
+			}
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, errRestored) {
-		return nil, fmt.Errorf("rebuild shard %d: %w", partition, err)
+	if err != nil {
+		return nil, fmt.Errorf("read refusals of shard %d: %w", tp.Partition, err)
 	}
-	sh.Restored(st.Through)
-	p.s.log.Info("shard rebuilt", "partition", partition, "from", st.From, "through", st.Through,
-		"records", replayed, "windows", sh.OpenWindows(), "took", time.Since(began))
-	return sh, nil
+	return refused, nil
 }
 
 func (p *scaled) observe(m *Metrics) {
@@ -268,9 +337,11 @@ func (p *scaled) observe(m *Metrics) {
 		return
 	}
 	open := 0
+	var used int64
 	var watermark time.Time
 	for _, sh := range p.shards {
 		open += sh.OpenWindows()
+		used += sh.MemoryUsed()
 		if wm := sh.Watermark(); watermark.IsZero() || wm.Before(watermark) {
 			watermark = wm
 		}
@@ -279,5 +350,5 @@ func (p *scaled) observe(m *Metrics) {
 	for tp, src := range p.router.sources {
 		progress[tp] = src.maxEvent
 	}
-	m.update(p.router.Stats(), open, watermark, progress)
+	m.update(p.router.Stats(), open, used, watermark, progress)
 }

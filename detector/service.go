@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ropcwatch/ropcwatch/stream"
@@ -32,7 +33,8 @@ type ServiceConfig struct {
 	// TickInterval is how often the wall clock is checked for idle
 	// partitions when no record arrives; zero means 250ms.
 	TickInterval time.Duration
-	// ShutdownTimeout bounds the final flush and commit; zero means 30s.
+	// ShutdownTimeout bounds the final flush and commit, and every wait on
+	// the brokers (a flush before a commit, a restore); zero means 30s.
 	ShutdownTimeout time.Duration
 	// FailAfter is how long polls may keep failing (brokers unreachable,
 	// authorization refused) before the service gives up with the error;
@@ -75,8 +77,10 @@ type ScaleConfig struct {
 	// CreateTopics creates the internal topics when missing; without it
 	// they must exist (Event Hubs Standard cannot create them).
 	CreateTopics bool
-	// MarkerInterval is how often progress markers are sent; zero means
-	// 100ms.
+	// MarkerInterval is the most time between two rounds of progress
+	// markers when nothing but event time changed (catching up or going
+	// idle is reported at once); zero means 1s. Markers only close
+	// windows: early alerts never wait for them.
 	MarkerInterval time.Duration
 }
 
@@ -104,7 +108,7 @@ func (c ServiceConfig) withDefaults() ServiceConfig {
 	}
 	if c.Scale != nil && c.Scale.MarkerInterval <= 0 {
 		scale := *c.Scale
-		scale.MarkerInterval = 100 * time.Millisecond
+		scale.MarkerInterval = time.Second
 		c.Scale = &scale
 	}
 	if c.Logger == nil {
@@ -152,6 +156,14 @@ type service struct {
 	producer recordProducer // nil with ExactlyOnce: the session produces
 	session  groupSession
 	ctx      context.Context // of the run, for produce calls from hooks
+	// hard ends every wait on the brokers: cancelled once a shutdown has
+	// run out of time, so that nothing blocks past it.
+	hard     context.Context
+	stopHard context.CancelFunc
+	// broken is set by the first failure: nothing is committed after it.
+	broken atomic.Bool
+	// endsCh carries partition ends listed in the background (refreshEnds).
+	endsCh chan listedEnds
 
 	erring     time.Time // since when polls fail; zero while they do not
 	lastErrLog time.Time
@@ -169,8 +181,11 @@ type service struct {
 	committed map[stream.TopicPartition]int64
 	revokedTP map[stream.TopicPartition]bool
 
-	errOnce sync.Once
-	failed  chan error // the first produce or commit failure; the loop stops on it
+	errOnce  sync.Once
+	failed   chan error // the first produce or commit failure; the loop stops on it
+	firstErr error      // that failure, once broken is set
+
+	lastEndsLog time.Time
 }
 
 // commit is what a delivery makes durable: state records, then offsets.
@@ -184,16 +199,29 @@ type commit struct {
 type pipeline interface {
 	// base is the configuration, emitter and counts.
 	base() *shared
-	// process evaluates a polled batch, adding its output to out.
-	process(batch stream.Batch, out *Output)
+	// process evaluates a polled batch, adding its output to out. An error
+	// means records could not be evaluated: nothing may be committed.
+	process(batch stream.Batch, out *Output) error
 	// tick does what the wall clock alone causes.
 	tick(out *Output)
 	// commit returns the offsets that may be committed and the state
 	// records to make durable first, of the partitions in only when given.
 	commit(only []stream.TopicPartition) commit
-	assign(ctx context.Context, tps []stream.TopicPartition) error
+	// assign takes partitions over, adding what that emits to out.
+	assign(ctx context.Context, tps []stream.TopicPartition, out *Output) error
 	revoke(tps []stream.TopicPartition)
+	// inputs are the input partitions read, and those of them not read
+	// from yet; listed records what the brokers said of them.
+	inputs() (all, unpositioned []stream.TopicPartition)
+	listed(l listedEnds)
 	observe(m *Metrics)
+}
+
+// listedEnds is one answer of the brokers on where partitions end, and
+// where reading those not read from yet starts.
+type listedEnds struct {
+	ends, starts map[stream.TopicPartition]int64
+	at           time.Time
 }
 
 // RunService consumes sign-ins and produces alerts until ctx is done, then
@@ -223,10 +251,30 @@ func RunService(ctx context.Context, cfg ServiceConfig) error {
 			s.deliverQueued(ctx, c)
 		}
 	}()
+	listing, stopListing := context.WithCancel(ctx)
+	lister := make(chan struct{})
+	go func() {
+		defer close(lister)
+		for t := time.NewTicker(endsEvery); ; {
+			select {
+			case <-listing.Done():
+				t.Stop()
+				return
+			case <-t.C:
+				s.refreshEnds(listing)
+			}
+		}
+	}()
 	var runErr error
 	for runErr == nil && ctx.Err() == nil {
 		runErr = s.step(ctx)
 	}
+	stopListing()
+	<-lister
+	// From now on the shutdown timeout runs: after it nothing waits on the
+	// brokers any more.
+	deadline := time.AfterFunc(s.cfg.ShutdownTimeout, s.stopHard)
+	defer deadline.Stop()
 	close(s.commits)
 	<-committer
 	return s.stop(ctx, runErr)
@@ -241,8 +289,9 @@ func newService(ctx context.Context, cfg ServiceConfig, k kafka) (*service, erro
 	s := &service{
 		cfg: cfg, log: cfg.Logger, ctx: ctx, kafka: k,
 		committed: make(map[stream.TopicPartition]int64), revokedTP: make(map[stream.TopicPartition]bool),
-		commits: make(chan commit, 1), failed: make(chan error, 1),
+		commits: make(chan commit, 1), failed: make(chan error, 1), endsCh: make(chan listedEnds, 1),
 	}
+	s.hard, s.stopHard = context.WithCancel(context.WithoutCancel(ctx))
 	var err error
 	if cfg.Scale != nil {
 		s.pipe, err = newScaled(ctx, s)
@@ -250,6 +299,7 @@ func newService(ctx context.Context, cfg ServiceConfig, k kafka) (*service, erro
 		s.pipe, err = newEngine(cfg.Live)
 	}
 	if err != nil {
+		s.stopHard()
 		return nil, err
 	}
 	s.pipe.base().SetVersion(cfg.ConfigVersion)
@@ -311,6 +361,7 @@ func (s *service) stop(ctx context.Context, runErr error) error {
 	if s.producer != nil {
 		s.producer.Close()
 	}
+	s.stopHard()
 	st := s.pipe.base().Stats()
 	s.log.Info("detector stopped", "messages", st.Messages, "qualifying", st.Verdicts[Match], "rejected", st.RejectedTotal(), "error", runErr)
 	return runErr

@@ -2,6 +2,7 @@ package detector
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/ropcwatch/ropcwatch/stream"
@@ -19,28 +20,48 @@ func (s *service) queueCommit(c commit) {
 
 // deliverQueued is the committer's work on a commit the loop queued.
 func (s *service) deliverQueued(ctx context.Context, c commit) {
-	if err := s.deliver(context.WithoutCancel(ctx), c); err != nil {
+	if err := s.deliver(ctx, c); err != nil && !errors.Is(err, errNotFlushed) {
 		s.fail(err)
 	}
 }
 
-// deliver writes the state records, waits until everything produced so far
-// is acknowledged, then commits offsets, skipping revoked partitions and
-// offsets not beyond what is committed (a commit never goes back).
+// errBroken refuses a commit after a failure.
+var errBroken = errors.New("not committing: output failed to send, so what it covers must be replayed")
+
+// deliver makes a commit durable, in an order that never lets an offset or
+// a state record get ahead of the output it covers: it waits until
+// everything produced so far is acknowledged, then writes the state
+// records of the shards still owned and waits for them, then commits the
+// offsets, skipping revoked partitions and offsets not beyond what is
+// committed (a commit never goes back). After any failure it commits
+// nothing. Every wait is bounded by the shutdown timeout; a flush that
+// runs out of time (brokers unreachable) leaves the commit to the next one.
 func (s *service) deliver(ctx context.Context, c commit) error {
 	s.cmu.Lock()
 	defer s.cmu.Unlock()
-	for _, r := range c.states {
-		s.produce(ctx, r)
-	}
-	if err := s.flush(ctx); err != nil {
-		return fmt.Errorf("flush before commit: %w", err)
-	}
-	select {
-	case err := <-s.failed:
-		s.failed <- err
+	ctx, cancel := context.WithTimeout(s.hard, s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := s.flushed(ctx); err != nil {
 		return err
-	default:
+	}
+	if s.broken.Load() {
+		return errBroken
+	}
+	produced := false
+	for _, r := range c.states {
+		if sc := s.cfg.Scale; sc != nil && s.revokedTP[stream.TopicPartition{Topic: sc.RepartitionTopic, Partition: r.Partition}] {
+			continue // another member owns the shard now: its state is theirs to write
+		}
+		s.produce(r, s.acked)
+		produced = true
+	}
+	if produced {
+		if err := s.flushed(ctx); err != nil {
+			return err
+		}
+	}
+	if s.broken.Load() {
+		return errBroken
 	}
 	offsets := c.offsets
 	for tp, off := range offsets {
@@ -62,6 +83,24 @@ func (s *service) deliver(ctx context.Context, c commit) error {
 	}
 	return nil
 }
+
+// flushed flushes; an error other than running out of time is returned,
+// running out of time is logged (the commit waits for the next one).
+func (s *service) flushed(ctx context.Context) error {
+	err := s.flush(ctx)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+		s.log.Warn("output not acknowledged in time; the commit waits for the next one", "error", err)
+		return errNotFlushed
+	}
+	return fmt.Errorf("flush before commit: %w", err)
+}
+
+// errNotFlushed stops a delivery whose output is not all acknowledged yet;
+// it is not a failure of the service.
+var errNotFlushed = errors.New("output not acknowledged yet")
 
 // only keeps the offsets of the partitions in tps; all when tps is nil.
 func only(offsets map[stream.TopicPartition]int64, tps []stream.TopicPartition) map[stream.TopicPartition]int64 {

@@ -11,7 +11,9 @@ func (s *service) assigned(ctx context.Context, topic string, partitions []int32
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	tps := topicPartitions(topic, partitions)
-	if err := s.pipe.assign(ctx, tps); err != nil {
+	err := s.pipe.assign(ctx, tps, &s.out)
+	s.publish(ctx)
+	if err != nil {
 		s.fail(fmt.Errorf("take over topic %s partitions %v: %w", topic, partitions, err))
 		return
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/ropcwatch/ropcwatch/stream"
 )
 
 // step is one turn of the poll loop: poll, evaluate, publish, then end the
@@ -38,7 +40,10 @@ func (s *service) step(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	s.reconfigure()
-	s.pipe.process(batch, &s.out)
+	s.takeEnds()
+	if err := s.pipe.process(batch, &s.out); err != nil {
+		s.fail(fmt.Errorf("evaluate polled records: %w", err))
+	}
 	s.pipe.tick(&s.out)
 	s.publish(ctx)
 	s.pipe.observe(s.cfg.Metrics)
@@ -46,15 +51,28 @@ func (s *service) step(ctx context.Context) error {
 		s.cfg.OnBatch(s.pipe.base().Stats())
 	}
 	var endErr error
-	if s.cfg.ExactlyOnce {
+	switch {
+	case s.broken.Load() && s.cfg.ExactlyOnce:
+		// What this transaction holds is not whole: abort it.
+		_, endErr = s.session.End(s.bounded(ctx), false)
+		endErr = errors.Join(s.firstErr, endErr)
+	case s.cfg.ExactlyOnce:
 		endErr = s.endTransaction(ctx, len(batch.Records))
-	} else if s.now().Sub(s.lastCommit) >= s.cfg.CommitInterval {
+	case s.now().Sub(s.lastCommit) >= s.cfg.CommitInterval:
 		s.lastCommit = s.now()
 		s.queueCommit(s.pipe.commit(nil))
 	}
 	s.mu.Unlock()
 	s.session.AllowRebalance()
 	return endErr
+}
+
+// bounded returns a context for one wait on the brokers: it ends after the
+// shutdown timeout, or when the service must stop at once.
+func (s *service) bounded(ctx context.Context) context.Context {
+	ctx, cancel := context.WithTimeout(s.hard, s.cfg.ShutdownTimeout)
+	context.AfterFunc(ctx, cancel)
+	return ctx
 }
 
 // consumeError decides on a poll error: the client retries on its own
@@ -91,20 +109,73 @@ func (s *service) consumeError(err error) error {
 func (s *service) endTransaction(ctx context.Context, records int) error {
 	// Shutting down must not cut a commit in half: it gets the shutdown
 	// timeout of its own.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	ctx, cancel := context.WithTimeout(s.hard, s.cfg.ShutdownTimeout)
 	defer cancel()
 	for _, r := range s.pipe.commit(nil).states {
-		s.produce(ctx, r)
+		s.produce(r, s.acked)
 	}
 	committed, err := s.session.End(ctx, true)
 	if err != nil {
 		return err
 	}
-	if !committed {
-		s.log.Warn("transaction aborted (partitions lost or fenced); rebuilding from the last commit", "records", records)
-		return s.pipe.(*scaled).rebuild(ctx)
+	p := s.pipe.(*scaled) // exactly once needs scaling out (Validate)
+	if committed {
+		p.committed()
+		return nil
 	}
+	s.log.Warn("transaction aborted (partitions lost or fenced); rebuilding from the last commit", "records", records)
+	if err := p.rebuild(ctx, &s.out); err != nil {
+		return fmt.Errorf("rebuild after an aborted transaction: %w", err)
+	}
+	// What the rebuild emits belongs to the next transaction.
 	return nil
+}
+
+// takeEnds applies partition ends listed in the background, if any.
+// Callers hold mu.
+func (s *service) takeEnds() {
+	select {
+	case e := <-s.endsCh:
+		s.pipe.listed(e)
+	default:
+	}
+}
+
+// endsEvery is how often the ends of the input partitions are listed: a
+// partition counts as caught up only while a listing within endsFresh
+// says so.
+const endsEvery = time.Second
+
+// refreshEnds lists where the input partitions end and hands the answer to
+// the loop. A failure is only logged: the partitions then stop counting as
+// caught up, which is the safe side.
+func (s *service) refreshEnds(ctx context.Context) {
+	s.mu.Lock()
+	tps, unpositioned := s.pipe.inputs()
+	s.mu.Unlock()
+	if len(tps) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, endsEvery)
+	defer cancel()
+	at := s.now()
+	ends, err := s.session.Ends(ctx, tps)
+	var starts map[stream.TopicPartition]int64
+	if err == nil && len(unpositioned) > 0 {
+		starts, err = s.session.Starts(ctx, unpositioned)
+	}
+	if err != nil {
+		if now := s.now(); now.Sub(s.lastEndsLog) >= time.Minute {
+			s.lastEndsLog = now
+			s.log.Warn("partition ends not listed; they do not count as caught up until they are", "error", err)
+		}
+		return
+	}
+	select {
+	case <-s.endsCh: // a newer answer replaces one not taken yet
+	default:
+	}
+	s.endsCh <- listedEnds{ends: ends, starts: starts, at: at}
 }
 
 // reconfigure applies a pending configuration, if any. Callers hold mu.

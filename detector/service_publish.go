@@ -8,18 +8,20 @@ import (
 	"github.com/ropcwatch/ropcwatch/stream"
 )
 
-// produce sends r, in the open transaction with ExactlyOnce. Shutting down
-// does not cancel what is in flight: the final flush, bounded by the
-// shutdown timeout, delivers it.
-func (s *service) produce(ctx context.Context, r stream.Record) {
-	ctx = context.WithoutCancel(ctx)
+// produce sends r, in the open transaction with ExactlyOnce, calling done
+// with the outcome. It waits while the producer's buffer is full, at most
+// until the service must stop (hard): a broker outage never blocks a
+// shutdown past its timeout.
+func (s *service) produce(r stream.Record, done func(stream.Record, error)) {
 	if s.cfg.ExactlyOnce {
-		s.session.Produce(ctx, r, s.acked)
+		s.session.Produce(s.hard, r, done)
 		return
 	}
-	s.producer.Produce(ctx, r, s.acked)
+	s.producer.Produce(s.hard, r, done)
 }
 
+// flush waits until everything produced so far is acknowledged, or ctx
+// ends.
 func (s *service) flush(ctx context.Context) error {
 	if s.cfg.ExactlyOnce {
 		return s.session.Flush(ctx)
@@ -28,8 +30,16 @@ func (s *service) flush(ctx context.Context) error {
 }
 
 // publish produces the pending output asynchronously; commit waits for it.
-func (s *service) publish(ctx context.Context) {
+// Internal records go first, then markers: a marker vouches for the
+// sign-ins routed before it.
+func (s *service) publish(context.Context) {
 	defer s.out.Reset()
+	for _, r := range s.out.Internal {
+		s.produce(r, s.acked)
+	}
+	for _, r := range s.out.Markers {
+		s.produce(r, s.markerAcked)
+	}
 	for i := range s.out.Alerts {
 		a := &s.out.Alerts[i]
 		value, err := a.Marshal(s.cfg.Format)
@@ -41,7 +51,7 @@ func (s *service) publish(ctx context.Context) {
 		for _, h := range a.Headers(s.cfg.Format) {
 			rec.Headers = append(rec.Headers, stream.Header{Key: h[0], Value: []byte(h[1])})
 		}
-		s.produce(ctx, rec)
+		s.produce(rec, s.acked)
 		s.cfg.Metrics.alert(a, s.out.Causes[i], s.now())
 	}
 	if s.cfg.IncidentsTopic != "" {
@@ -51,7 +61,7 @@ func (s *service) publish(ctx context.Context) {
 				s.fail(fmt.Errorf("render incident %s: %w", inc.IncidentId, err))
 				return
 			}
-			s.produce(ctx, stream.Record{Topic: s.cfg.IncidentsTopic, Key: []byte(inc.IncidentId), Value: value})
+			s.produce(stream.Record{Topic: s.cfg.IncidentsTopic, Key: []byte(inc.IncidentId), Value: value}, s.acked)
 		}
 	}
 	for _, dl := range s.out.DeadLetters {
@@ -59,7 +69,7 @@ func (s *service) publish(ctx context.Context) {
 			s.log.Warn("record rejected", "reason", dl.Reason, "topic", dl.Source, "partition", dl.Partition, "offset", dl.Position)
 			continue
 		}
-		s.produce(ctx, stream.DeadLetterRecord(s.cfg.DeadLetterTopic, dl))
+		s.produce(stream.DeadLetterRecord(s.cfg.DeadLetterTopic, dl), s.acked)
 	}
 }
 
@@ -71,6 +81,21 @@ func (s *service) acked(r stream.Record, err error) {
 	}
 }
 
+// markerAcked is acked for a progress marker, which also lets the next
+// round of markers go.
+func (s *service) markerAcked(r stream.Record, err error) {
+	if p, ok := s.pipe.(*scaled); ok {
+		p.markerAcked()
+	}
+	s.acked(r, err)
+}
+
+// fail records the first failure: the loop stops on it, and nothing is
+// committed after it (the records whose output failed must be replayed).
 func (s *service) fail(err error) {
-	s.errOnce.Do(func() { s.failed <- err })
+	s.errOnce.Do(func() {
+		s.firstErr = err
+		s.broken.Store(true)
+		s.failed <- err
+	})
 }

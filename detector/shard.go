@@ -1,78 +1,95 @@
 package detector
 
 import (
-	"cmp"
-	"container/heap"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/ropcwatch/ropcwatch/stream"
+	"github.com/ropcwatch/ropcwatch/window"
 )
 
-// Shard is the second stage of a scaled-out detector: the windows of the
-// users whose sign-ins a Router sent to one partition of the repartition
-// topic. Its output is a function of that partition's records alone — the
-// sign-ins and the routers' progress markers — so whichever instance owns
-// the partition, and however often it is rebuilt, it emits the same alert
-// revisions:
+// Shard is the second stage of a scaled-out detector: one partition of the
+// repartition topic. It holds the windows of the users whose sign-ins
+// Routers send there, and groups the incidents of the grouping keys that
+// hash there. Its output is a function of that partition's records alone,
+// in order (sign-ins, progress markers, alerts and incidents from other
+// shards), so whichever instance owns the partition, and however often it
+// is rebuilt, it emits the same revisions with the same content:
 //
-//   - sign-ins are applied in event-time order (ties by user, then source
-//     position), not in arrival order: each is held until every input
-//     partition has reached its TimeGenerated, or is caught up and quiet
-//     (LiveConfig.OrderQuiet);
+//   - a sign-in is applied when it arrives: the first qualifying sign-in of
+//     a window raises its early alert at once, whatever other partitions
+//     are doing;
 //   - windows close when the event-time progress of every input partition,
-//     as the markers report it, minus the lateness passes their end.
-//
-// A sign-in that arrives behind that progress is applied on arrival.
+//     as the markers report it, minus the lateness passes their end;
+//   - an alert's first revision goes to the shard of its incident's group,
+//     which assigns the incident, sends the alert and hands the incident
+//     back; later revisions carry it (they wait for it when they come
+//     first);
+//   - a sign-in refused for want of memory is recorded in the partition,
+//     so that a rebuild refuses it too.
 type Shard struct {
 	*shared
 	lc      lifecycle
+	inc     *Incidents
 	tp      stream.TopicPartition
+	shards  int32 // partitions of the repartition topic
 	sources map[stream.TopicPartition]*sourceProgress
 	counts  map[string]int32
-	held    heldQueue
-	next    int64 // offset after the latest record; -1 before any
-	skip    int64 // records below it are already in the state (restored)
+	// reportFresh is how far a partition's latest report may be behind
+	// the latest of any for what it says of the brokers to count.
+	reportFresh time.Duration
+	next        int64 // offset after the latest record; -1 before any
+	skip        int64 // records below it are already in the state (restored)
+	// refused lists the offsets of sign-ins refused for want of memory,
+	// from the oldest checkpoint kept; histories the offsets from which
+	// this shard's decisions and its predecessors' were their own (the
+	// last is this owner's), for its refusal records.
+	refused   []int64
+	histories []int64
+	// rebuild is set while a rebuild replays records its previous owner
+	// already processed: memory decisions are the previous owner's.
+	rebuild *rebuildState
 	// checkpoints are points of the partition a rebuild may start from:
-	// the progress and watermark there, oldest first.
+	// the progress there, oldest first.
 	checkpoints    []shardCheckpoint
 	lastCheckpoint time.Time
 }
 
-// checkpointEvery spaces checkpoints in wall time; a rebuild replays at
-// most this much beyond what the open windows need.
-const checkpointEvery = 10 * time.Second
-
-type shardCheckpoint struct {
-	offset    int64
-	sources   []sourceProgress
-	watermark time.Time
+// rebuildState is what a rebuild knows of the records it replays.
+type rebuildState struct {
+	through int64
+	refused map[int64]bool
+	limit   int64 // the budget, off while replaying
 }
 
-// heldSignIn is a sign-in waiting for the input partitions to catch up.
-type heldSignIn struct {
-	r      routedSignIn
-	offset int64 // in the shard's partition
-	value  []byte
-}
+// reportsFresh is how many marker intervals a partition's latest report
+// counts as current in a shard.
+const reportsFresh = 3
 
-func newShard(sh *shared, tp stream.TopicPartition) *Shard {
-	return &Shard{
-		shared: sh, lc: newLifecycle(sh), tp: tp, next: -1,
+func newShard(sh *shared, tp stream.TopicPartition, shards int32, heartbeat time.Duration) *Shard {
+	share := sh.cfg.MemoryBudget / int64(max(shards, 1))
+	s := &Shard{
+		shared: sh, lc: newLifecycle(sh, &budget{limit: share}), tp: tp, shards: shards, next: -1, reportFresh: reportsFresh * heartbeat,
+		inc:     NewIncidents(sh.cfg.Rule.Incident, sh.cfg.Rule.ID),
 		sources: make(map[stream.TopicPartition]*sourceProgress), counts: make(map[string]int32),
 	}
+	s.inc.SetLimit(incidentLimit(share))
+	s.lc.incidents = s.viaOwner
+	return s
 }
 
 // Partition returns the shard's partition of the repartition topic.
 func (s *Shard) Partition() int32 { return s.tp.Partition }
 
-// OpenWindows returns the number of (user, window) states held.
+// OpenWindows returns the number of open (user, window) states held.
 func (s *Shard) OpenWindows() int { return s.lc.win.OpenWindows() }
 
 // Watermark returns the time through which windows are closed.
 func (s *Shard) Watermark() time.Time { return s.lc.watermark }
+
+// MemoryUsed returns the bytes of state charged to the shard's budget.
+func (s *Shard) MemoryUsed() int64 { return s.lc.budget.used }
 
 // Apply processes one record of the shard's partition, in offset order,
 // and adds what it produces to out.
@@ -81,52 +98,136 @@ func (s *Shard) Apply(rec stream.Record, out *Output) {
 		return
 	}
 	if len(s.checkpoints) == 0 {
-		s.checkpoints = append(s.checkpoints, shardCheckpoint{offset: rec.Offset})
+		s.checkpoints = append(s.checkpoints, s.checkpoint(rec.Offset))
 		s.lastCheckpoint = s.cfg.Now()
 	}
+	if len(s.histories) == 0 {
+		s.histories = []int64{rec.Offset}
+	}
 	s.next = rec.Offset + 1
+	var err error
 	switch kind := kindOf(rec); kind {
 	case KindSignIn:
-		r, err := decodeRouted(rec.Value)
-		if err != nil {
-			s.invalid(rec, err.Error(), out)
-			return
-		}
-		h := heldSignIn{r: r, offset: rec.Offset, value: rec.Value}
-		if t, all, ok := s.progress(s.cfg.OrderQuiet); ok && (all || !r.Time.After(t)) {
-			s.apply(&h, out)
-			return
-		}
-		heap.Push(&s.held, h)
-		if s.held.Len() > s.cfg.MaxWindows {
-			// Memory bound over order: apply the oldest now.
-			s.apply(new(heap.Pop(&s.held).(heldSignIn)), out)
-		}
+		err = s.signIn(rec, out)
 	case KindProgress:
-		m, err := decodeProgress(rec.Value)
-		if err != nil {
-			s.invalid(rec, err.Error(), out)
-			return
-		}
-		s.forget(m.Topics)
-		for _, p := range m.Sources {
-			s.observe(p)
-		}
-		s.release(out)
-		s.advance(out)
+		err = s.progressMarker(rec, out)
+	case KindAlert:
+		err = s.alert(rec, out)
+	case KindIncident:
+		err = s.incident(rec, out)
+	case KindRefusal:
+		// Read by rebuilds before they replay; nothing to do in order.
 	default:
-		s.invalid(rec, fmt.Sprintf("unknown %s header %q", KindHeader, kind), out)
+		err = fmt.Errorf("unknown %s header %q", KindHeader, kind)
+	}
+	if err != nil {
+		s.stats.reject(ReasonInvalidInternal, 1)
+		out.DeadLetters = append(out.DeadLetters, deadLetter(rec, ReasonInvalidInternal, err.Error(), rec.Value))
 	}
 }
 
-func (s *Shard) invalid(rec stream.Record, detail string, out *Output) {
-	s.stats.reject(ReasonInvalidInternal, 1)
-	out.DeadLetters = append(out.DeadLetters, deadLetter(rec, ReasonInvalidInternal, detail, rec.Value))
+func (s *Shard) signIn(rec stream.Record, out *Output) error {
+	r, err := decodeRouted(rec.Value)
+	if err != nil {
+		return err
+	}
+	from := inputPosition{stream.TopicPartition{Topic: r.Topic, Partition: r.Partition}, r.Offset, r.Index}
+	ev := r.signIn()
+	s.lc.cause, s.lc.version = r.Produced, r.Version
+	defer func() { s.lc.cause, s.lc.version = time.Time{}, "" }()
+	reason := ""
+	if b := s.rebuild; b != nil && b.refused[rec.Offset] {
+		reason = ReasonStateFull // its previous owner refused it
+		s.stats.reject(reason, 1)
+	} else {
+		reason = s.lc.apply(&ev, s.tp, rec.Offset, &from, out)
+	}
+	if reason == "" {
+		return nil
+	}
+	if reason == ReasonStateFull {
+		s.refused = append(s.refused, rec.Offset)
+		if s.rebuild == nil {
+			out.Internal = append(out.Internal, refusalRecord(s.tp.Topic, s.tp.Partition, rec.Offset, s.histories[len(s.histories)-1]))
+		}
+	}
+	out.DeadLetters = append(out.DeadLetters, stream.DeadLetter{
+		Reason: reason, Detail: refusedDetail([]string{reason}) + " (value: the routed sign-in)",
+		Source: r.Topic, Partition: r.Partition, Position: r.Offset, Raw: rec.Value, Size: int64(len(rec.Value)),
+	})
+	return nil
+}
+
+func (s *Shard) progressMarker(rec stream.Record, out *Output) error {
+	m, err := decodeProgress(rec.Value)
+	if err != nil {
+		return err
+	}
+	s.forget(m.Topics)
+	for _, p := range m.Sources {
+		p.Reported = rec.Timestamp
+		s.observe(p)
+	}
+	s.advance(out)
+	return nil
+}
+
+// alert groups the incident of an alert's first revision (the shard owns
+// its group), sends the alert and hands the incident back.
+func (s *Shard) alert(rec stream.Record, out *Output) error {
+	r, err := decodeRoutedAlert(rec.Value)
+	if err != nil {
+		return err
+	}
+	if b := s.rebuild; b != nil && rec.Offset < b.through {
+		return nil // the restored grouping is the one at through
+	}
+	a := s.emit.routed(r)
+	switch s.inc.Assign(&a) {
+	case KnownMember:
+		// Sent again (its window's shard restarted behind what it had
+		// sent): this shard sent it with its incident when it came first,
+		// or sends it again when it processes that record again.
+		s.stats.Duplicates++
+		return nil
+	case Joined, Created:
+		if inc, ok := s.inc.Snapshot(a.IncidentId); ok {
+			out.Incidents = append(out.Incidents, inc)
+		}
+	}
+	out.add(a, r.Cause)
+	window := stream.KeyPartition([]byte(a.Result.UserPrincipalName), int(s.shards))
+	out.Internal = append(out.Internal, incidentRecord(s.tp.Topic, window, &a))
+	return nil
+}
+
+// incident learns the incident of one of the shard's windows.
+func (s *Shard) incident(rec stream.Record, out *Output) error {
+	r, err := decodeIncidentOf(rec.Value)
+	if err != nil {
+		return err
+	}
+	if w, ok := s.lc.win.Lookup(r.User, r.WindowEnd); ok {
+		s.lc.incidentKnown(w, r.IncidentId, out)
+	}
+	return nil
+}
+
+// viaOwner is the incidents strategy of a shard: a first revision goes to
+// the shard of its group, which sends it with its incident.
+func (s *Shard) viaOwner(w *liveWindow, a *Alert, out *Output) bool {
+	owner := s.inc.Owner(a, s.shards)
+	if owner < 0 {
+		return true // no incidents: it goes out now
+	}
+	b := window.Bounds{Start: a.WindowStart, End: a.WindowEnd}
+	out.Internal = append(out.Internal, alertRecord(s.tp.Topic, owner, a, b, s.lc.cause))
+	return false
 }
 
 // observe records a router's report on one input partition: the event time
 // only grows (a new owner restarting behind the old one's report does not
-// take it back); quiet and caught-up are as last reported.
+// take it back); silence and caught-up are as last reported.
 func (s *Shard) observe(p sourceProgress) {
 	tp := p.tp()
 	cur := s.sources[tp]
@@ -157,184 +258,53 @@ func (s *Shard) forget(topics []string) {
 	}
 }
 
-// progress is the event time every input partition has reached, leaving
-// out those caught up and silent for quiet; all when every one is. It is
-// not known until each partition of each input topic has reported, and
-// each of those not left out has shown an event time.
-func (s *Shard) progress(quiet time.Duration) (t time.Time, all, ok bool) {
+// advance closes windows by the event-time progress of the input
+// (progressOf), once each partition of each input topic has reported.
+func (s *Shard) advance(out *Output) {
 	if len(s.sources) == 0 {
-		return t, false, false
+		return
 	}
 	for topic, n := range s.counts {
 		for p := range n {
 			if _, ok := s.sources[stream.TopicPartition{Topic: topic, Partition: p}]; !ok {
-				return t, false, false
+				return
 			}
 		}
 	}
-	active := false
+	srcs := make([]sourceProgress, 0, len(s.sources))
+	var latest time.Time
 	for _, src := range s.sources {
-		if src.CaughtUp && src.silent() >= quiet {
-			continue
-		}
-		if src.Event.IsZero() {
-			return t, false, false
-		}
-		if !active || src.Event.Before(t) {
-			t, active = src.Event, true
+		srcs = append(srcs, *src)
+		if src.Reported.After(latest) {
+			latest = src.Reported
 		}
 	}
-	return t, !active, true
-}
-
-// release applies the held sign-ins that every input partition has passed,
-// in order.
-func (s *Shard) release(out *Output) {
-	t, all, ok := s.progress(s.cfg.OrderQuiet)
+	for i := range srcs {
+		// No router reports the partition any more (it left, or its
+		// router stopped): what it last said of the brokers is stale, and
+		// records may have arrived since.
+		if latest.Sub(srcs[i].Reported) > s.reportFresh {
+			srcs[i].CaughtUp = false
+		}
+	}
+	t, ok := progressOf(srcs, s.cfg.IdleTimeout)
 	if !ok {
 		return
-	}
-	for s.held.Len() > 0 && (all || !s.held[0].r.Time.After(t)) {
-		s.apply(new(heap.Pop(&s.held).(heldSignIn)), out)
-	}
-}
-
-// advance closes windows by the event-time progress: of the partitions
-// that are not idle, or, when all are, the latest event time plus the
-// silence beyond the idle timeout (SPEC section 3).
-func (s *Shard) advance(out *Output) {
-	t, all, ok := s.progress(s.cfg.IdleTimeout)
-	if !ok {
-		return
-	}
-	if all {
-		var latest time.Time
-		silent := time.Duration(-1)
-		for _, src := range s.sources {
-			if src.Event.After(latest) {
-				latest = src.Event
-			}
-			if silent < 0 || src.silent() < silent {
-				silent = src.silent()
-			}
-		}
-		beyond := silent - s.cfg.IdleTimeout
-		if latest.IsZero() || beyond <= 0 {
-			return
-		}
-		t = latest.Add(beyond)
 	}
 	s.lc.close(t.Add(-s.cfg.Lateness), out)
+	s.inc.Forget(s.lc.watermark.Add(-memberKeep(s.cfg)))
 }
 
-func (s *Shard) apply(h *heldSignIn, out *Output) {
-	ev := h.r.signIn()
-	s.lc.cause, s.lc.version = h.r.Produced, h.r.Version
-	if reason := s.lc.apply(&ev, s.tp, h.offset, out); reason != "" {
-		out.DeadLetters = append(out.DeadLetters, stream.DeadLetter{
-			Reason: reason, Detail: "qualifying sign-in for a window no longer held (value: the routed sign-in)",
-			Source: h.r.Topic, Partition: h.r.Partition, Position: h.r.Offset, Raw: h.value, Size: int64(len(h.value)),
-		})
-	}
-	s.lc.cause, s.lc.version = time.Time{}, ""
-}
-
-// State returns what a next owner needs to rebuild the shard as it is now,
-// false before any record. It also takes a checkpoint when the latest is
-// checkpointEvery old.
-func (s *Shard) State() (ShardState, bool) {
-	if s.next < 0 {
-		return ShardState{}, false
-	}
-	pin := map[stream.TopicPartition]int64{s.tp: s.next}
-	for _, h := range s.held {
-		pin[s.tp] = min(pin[s.tp], h.offset)
-	}
-	s.lc.pinned(pin)
-	// The latest checkpoint at or before the first record still needed.
-	i := len(s.checkpoints) - 1
-	for i > 0 && s.checkpoints[i].offset > pin[s.tp] {
-		i--
-	}
-	s.checkpoints = s.checkpoints[i:]
-	cp := s.checkpoints[0]
-	st := ShardState{Partition: s.tp.Partition, Through: s.next, From: cp.offset, Sources: cp.sources, Watermark: cp.watermark}
-	if now := s.cfg.Now(); now.Sub(s.lastCheckpoint) >= checkpointEvery {
-		s.checkpoints = append(s.checkpoints, shardCheckpoint{offset: s.next, sources: s.sourceList(), watermark: s.lc.watermark})
-		s.lastCheckpoint = now
-	}
-	return st, true
-}
-
-func (s *Shard) sourceList() []sourceProgress {
-	list := make([]sourceProgress, 0, len(s.sources))
-	for _, p := range s.sources {
-		list = append(list, *p)
-	}
-	slices.SortFunc(list, func(a, b sourceProgress) int { return compareTP(a.tp(), b.tp()) })
-	return list
-}
-
-// StateRecord renders State for the state topic; false before any record.
-func (s *Shard) StateRecord(topic string) (stream.Record, bool) {
-	st, ok := s.State()
-	if !ok {
-		return stream.Record{}, false
-	}
-	value, err := json.Marshal(st)
-	if err != nil {
-		panic(fmt.Sprintf("shard: marshal state: %v", err))
-	}
-	return stream.Record{Topic: topic, Partition: s.tp.Partition, Key: fmt.Appendf(nil, "%d", s.tp.Partition), Value: value}, true
-}
-
-// Restore starts an empty shard from a state its previous owner left: the
-// caller then applies the partition's records from st.From up to
-// st.Through, discarding their output (it was delivered before), and
-// consumption goes on from there; records below st.Through that arrive
-// again are ignored.
-func (s *Shard) Restore(st ShardState) {
-	for _, p := range st.Sources {
-		s.observe(p)
-	}
-	s.lc.close(st.Watermark, &Output{}) // no window yet: sets the watermark only
-	s.checkpoints = []shardCheckpoint{{offset: st.From, sources: st.Sources, watermark: st.Watermark}}
-	s.lastCheckpoint = s.cfg.Now()
+// memberKeep is how long past its window's end, by event time, a shard
+// remembers an alert's incident: twice what the shard of the window keeps
+// it, so that one that lags still finds it when it sends it again.
+func memberKeep(c LiveConfig) time.Duration {
+	return 2 * (c.Rule.QueryPeriod + c.Lateness + c.Retention)
 }
 
 // join makes the shard part of a detector: later alerts go through its
-// emitter (and incidents) and counts.
+// emitter and counts.
 func (s *Shard) join(sh *shared) {
 	s.shared = sh
 	s.lc.sh = sh
-}
-
-// Restored marks the end of a rebuild: records before through are in the
-// state.
-func (s *Shard) Restored(through int64) {
-	s.skip = through
-	s.next = max(s.next, through)
-}
-
-// heldQueue orders held sign-ins by time, user, then source position.
-type heldQueue []heldSignIn
-
-func (q heldQueue) Len() int { return len(q) }
-func (q heldQueue) Less(i, j int) bool {
-	a, b := &q[i].r, &q[j].r
-	if c := a.Time.Compare(b.Time); c != 0 {
-		return c < 0
-	}
-	return cmp.Or(
-		cmp.Compare(a.User, b.User), cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition),
-		cmp.Compare(a.Offset, b.Offset), cmp.Compare(a.Index, b.Index),
-	) < 0
-}
-func (q heldQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *heldQueue) Push(x any)   { *q = append(*q, x.(heldSignIn)) }
-func (q *heldQueue) Pop() any {
-	old := *q
-	h := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return h
 }

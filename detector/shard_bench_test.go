@@ -29,7 +29,7 @@ func BenchmarkShardRebuild(b *testing.B) {
 			recs = append(recs, stream.Record{Offset: int64(len(recs)), Value: value, Headers: []stream.Header{{Key: KindHeader, Value: []byte(KindSignIn)}}})
 		}
 	}
-	r, err := NewRouter(LiveConfig{Rule: SeedRule()}, "g-repartition", 1, map[string]int32{"signins": sources})
+	r, err := NewRouter(LiveConfig{Rule: SeedRule()}, "g-repartition", 1, map[string]int32{"signins": sources}, 0)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -31,6 +31,8 @@ type Stats struct {
 	Verdicts           [verdictCount]int64
 	Duplicates         int64            // qualifying records already counted (same Id, user and window)
 	Late               int64            // qualifying records for a closed but retained window (streaming)
+	TruncatedSets      int64            // qualifying records whose IP, country or app a full set dropped
+	TruncatedIDs       int64            // qualifying records whose Id a full window did not remember
 	Skipped            map[string]int64 // decoded records of other categories, by category
 	Rejected           map[string]int64 // by reason
 }
@@ -49,6 +51,8 @@ func (s *Stats) Add(o *Stats) {
 	}
 	s.Duplicates += o.Duplicates
 	s.Late += o.Late
+	s.TruncatedSets += o.TruncatedSets
+	s.TruncatedIDs += o.TruncatedIDs
 	for k, n := range o.Skipped {
 		s.skip(k, n)
 	}

@@ -10,6 +10,8 @@ import (
 // distinct values degrades to a Truncated flag instead of unbounded memory.
 type Limits struct {
 	// MaxSetSize caps each of IPs, Countries and Apps; zero means 1000.
+	// A full set keeps the values seen earliest (by TimeGenerated, ties by
+	// value), so IPs[0] is right whatever the arrival order.
 	MaxSetSize int
 	// MaxIDs caps the Ids remembered for de-duplication; zero means 100000.
 	// Past it, records are counted without de-duplication and the summary
@@ -27,24 +29,35 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
+// Estimated bytes of summary state, for the memory budget: a summary with
+// its window, and each Id and set value beyond its characters.
+const (
+	summaryBytes  = 512
+	idBytes       = 48
+	setValueBytes = 64
+)
+
 // Summary aggregates the qualifying sign-ins of one user in one window: the
 // KQL summarize of the rule.
 type Summary struct {
 	upn       string
 	limits    Limits
 	count     int
-	ids       map[string]struct{}
+	ids       idSet
 	ips       firstSeenSet
 	countries firstSeenSet
 	apps      firstSeenSet
 	first     time.Time
 	last      time.Time
-	truncated bool
+	// truncatedSets and truncatedIDs count the sign-ins that a bound
+	// changed: a set value dropped, an Id not remembered.
+	truncatedSets, truncatedIDs int
+	bytes                       int64
 }
 
 // NewSummary returns an empty summary for upn.
 func NewSummary(upn string, limits Limits) *Summary {
-	return &Summary{upn: upn, limits: limits.withDefaults()}
+	return &Summary{upn: upn, limits: limits.withDefaults(), bytes: summaryBytes + int64(len(upn))}
 }
 
 // Change says what adding a sign-in changed in a summary.
@@ -63,16 +76,14 @@ const (
 // redelivers). An empty Id is never a duplicate.
 func (m *Summary) Add(s *SignIn) Change {
 	if s.Id != "" {
-		if _, dup := m.ids[s.Id]; dup {
+		if m.ids.contains(s.Id) {
 			return Duplicate
 		}
-		if len(m.ids) < m.limits.MaxIDs {
-			if m.ids == nil {
-				m.ids = make(map[string]struct{})
-			}
-			m.ids[s.Id] = struct{}{}
+		if m.ids.len() < m.limits.MaxIDs {
+			m.ids.add(s.Id)
+			m.bytes += idBytes + int64(len(s.Id))
 		} else {
-			m.truncated = true
+			m.truncatedIDs++
 		}
 	}
 	m.count++
@@ -83,20 +94,56 @@ func (m *Summary) Add(s *SignIn) Change {
 	if m.count == 1 || t.After(m.last) {
 		m.last = t
 	}
-	grew := m.ips.add(s.IPAddress, t, m.limits.MaxSetSize, &m.truncated)
-	grew = m.countries.add(s.Location, t, m.limits.MaxSetSize, &m.truncated) || grew
-	grew = m.apps.add(s.AppDisplayName, t, m.limits.MaxSetSize, &m.truncated) || grew
+	grew := false
+	dropped := false
+	for _, set := range []struct {
+		s *firstSeenSet
+		v string
+	}{{&m.ips, s.IPAddress}, {&m.countries, s.Location}, {&m.apps, s.AppDisplayName}} {
+		changed, lost, delta := set.s.add(set.v, t, m.limits.MaxSetSize)
+		grew = grew || changed
+		dropped = dropped || lost
+		m.bytes += delta
+	}
+	if dropped {
+		m.truncatedSets++
+	}
 	if grew {
 		return Grew
 	}
 	return Counted
 }
 
+// Growth is at most the bytes that adding s would add to the summary.
+func (m *Summary) Growth(s *SignIn) int64 {
+	var n int64
+	if s.Id != "" {
+		if m.ids.contains(s.Id) {
+			return 0
+		}
+		if m.ids.len() < m.limits.MaxIDs {
+			n += idBytes + int64(len(s.Id))
+		}
+	}
+	for _, set := range []struct {
+		s *firstSeenSet
+		v string
+	}{{&m.ips, s.IPAddress}, {&m.countries, s.Location}, {&m.apps, s.AppDisplayName}} {
+		if set.s.find(set.v) < 0 {
+			n += setValueBytes + int64(len(set.v))
+		}
+	}
+	return n
+}
+
+// Bytes is the estimated memory the summary holds.
+func (m *Summary) Bytes() int64 { return m.bytes }
+
 // Count is the number of distinct sign-ins counted.
 func (m *Summary) Count() int { return m.count }
 
 // Truncated reports whether a limit dropped values or de-duplication.
-func (m *Summary) Truncated() bool { return m.truncated }
+func (m *Summary) Truncated() bool { return m.truncatedSets > 0 || m.truncatedIDs > 0 }
 
 // Row returns the summary as the rule's result row.
 func (m *Summary) Row() Row {
@@ -113,42 +160,125 @@ func (m *Summary) Row() Row {
 	}
 }
 
-// firstSeenSet is a make_set that orders its distinct values by the earliest
-// TimeGenerated of each, ties by ordinal value. "" is a value like any other.
-type firstSeenSet struct {
-	first map[string]time.Time
+// idSet holds the Ids counted: a slice while small, a map beyond.
+type idSet struct {
+	small []string
+	large map[string]struct{}
 }
 
-func (s *firstSeenSet) add(v string, t time.Time, max int, truncated *bool) (added bool) {
-	if s.first == nil {
-		s.first = make(map[string]time.Time, 1)
+const smallSet = 16
+
+func (s *idSet) len() int { return len(s.small) + len(s.large) }
+
+func (s *idSet) contains(id string) bool {
+	if s.large != nil {
+		_, ok := s.large[id]
+		return ok
 	}
-	seen, ok := s.first[v]
-	switch {
-	case ok:
-		if t.Before(seen) {
-			s.first[v] = t
+	return slices.Contains(s.small, id)
+}
+
+func (s *idSet) add(id string) {
+	if s.large == nil && len(s.small) < smallSet {
+		s.small = append(s.small, id)
+		return
+	}
+	if s.large == nil {
+		s.large = make(map[string]struct{}, 2*smallSet)
+		for _, v := range s.small {
+			s.large[v] = struct{}{}
 		}
-		return false
-	case len(s.first) >= max:
-		*truncated = true
-		return false
+		s.small = nil
 	}
-	s.first[v] = t
-	return true
+	s.large[id] = struct{}{}
+}
+
+// firstSeenSet is a make_set that orders its distinct values by the earliest
+// TimeGenerated of each, ties by ordinal value. "" is a value like any
+// other. It is a slice (an index map beyond a few values), since most
+// windows see one or two values.
+type firstSeenSet struct {
+	vals []seenValue
+	pos  map[string]int // value → position in vals, once vals is large
+}
+
+type seenValue struct {
+	v string
+	t time.Time
+}
+
+// before orders values as the set outputs them.
+func (a seenValue) before(b seenValue) bool {
+	if c := a.t.Compare(b.t); c != 0 {
+		return c < 0
+	}
+	return a.v < b.v
+}
+
+func (s *firstSeenSet) find(v string) int {
+	if s.pos != nil {
+		if i, ok := s.pos[v]; ok {
+			return i
+		}
+		return -1
+	}
+	return slices.IndexFunc(s.vals, func(x seenValue) bool { return x.v == v })
+}
+
+// add records v seen at t in a set of at most max values. A full set keeps
+// the earliest values: v replaces the latest one if it is earlier. It
+// reports whether the set's content changed, whether a value was dropped,
+// and the change in bytes.
+func (s *firstSeenSet) add(v string, t time.Time, max int) (changed, dropped bool, delta int64) {
+	if i := s.find(v); i >= 0 {
+		if t.Before(s.vals[i].t) {
+			s.vals[i].t = t
+		}
+		return false, false, 0
+	}
+	nv := seenValue{v, t}
+	if len(s.vals) < max {
+		s.vals = append(s.vals, nv)
+		if s.pos != nil {
+			s.pos[v] = len(s.vals) - 1
+		} else if len(s.vals) > smallSet {
+			s.pos = make(map[string]int, 2*len(s.vals))
+			for i, x := range s.vals {
+				s.pos[x.v] = i
+			}
+		}
+		return true, false, setValueBytes + int64(len(v))
+	}
+	latest := 0
+	for i := range s.vals {
+		if s.vals[latest].before(s.vals[i]) {
+			latest = i
+		}
+	}
+	old := s.vals[latest]
+	if !nv.before(old) {
+		return false, true, 0
+	}
+	s.vals[latest] = nv
+	if s.pos != nil {
+		delete(s.pos, old.v)
+		s.pos[v] = latest
+	}
+	return true, true, int64(len(v)) - int64(len(old.v))
 }
 
 func (s *firstSeenSet) values() []string {
-	out := make([]string, 0, len(s.first))
-	for v := range s.first {
-		out = append(out, v)
-	}
-	slices.SortFunc(out, func(a, b string) int {
-		if c := s.first[a].Compare(s.first[b]); c != 0 {
+	sorted := slices.Clone(s.vals)
+	slices.SortFunc(sorted, func(a, b seenValue) int {
+		if c := a.t.Compare(b.t); c != 0 {
 			return c
 		}
-		return strings.Compare(a, b)
+		return strings.Compare(a.v, b.v)
 	})
+	out := make([]string, len(sorted))
+	for i, x := range sorted {
+		out[i] = x.v
+	}
 	return out
 }
 

@@ -1,6 +1,7 @@
 package detector
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -109,4 +110,31 @@ func rowsEqual(a, b Row) bool {
 	return a.UserPrincipalName == b.UserPrincipalName && a.Count == b.Count && slices.Equal(a.IPs, b.IPs) &&
 		slices.Equal(a.Countries, b.Countries) && slices.Equal(a.Apps, b.Apps) && a.FirstSeen.Equal(b.FirstSeen) &&
 		a.LastSeen.Equal(b.LastSeen) && a.IPAddress == b.IPAddress
+}
+
+// A set at its bound keeps the values seen earliest, whatever order they
+// arrive in, so IPs[0] (the IP entity) stays the first IP of the window.
+func TestSummaryBoundedSetKeepsTheEarliest(t *testing.T) {
+	base := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
+	const bound = 10
+	for _, order := range []string{"earliest first", "latest first"} {
+		t.Run(order, func(t *testing.T) {
+			m := NewSummary("alice@contoso.com", Limits{MaxSetSize: bound})
+			n := bound + 1
+			for i := range n {
+				k := i
+				if order == "latest first" {
+					k = n - 1 - i
+				}
+				m.Add(&SignIn{TimeGenerated: base.Add(time.Duration(k) * time.Minute), IPAddress: fmt.Sprintf("192.0.2.%d", k), Id: fmt.Sprint(k)})
+			}
+			row := m.Row()
+			if len(row.IPs) != bound || row.IPAddress != "192.0.2.0" || row.IPs[bound-1] != fmt.Sprintf("192.0.2.%d", bound-1) {
+				t.Fatalf("IPs = %v (IPAddress %s), want the %d earliest, 192.0.2.0 first", row.IPs, row.IPAddress, bound)
+			}
+			if !m.Truncated() || row.Count != n {
+				t.Fatalf("truncated %v, count %d", m.Truncated(), row.Count)
+			}
+		})
+	}
 }

@@ -29,6 +29,7 @@ type alertRecord struct {
 
 	AlertID  string
 	Revision int
+	Status   string
 	Result   string // the Result object, raw JSON
 }
 
@@ -51,12 +52,13 @@ func readAlerts(t *testing.T, b chaosBroker, topic string, partitions int32) []a
 				var a struct {
 					AlertId  string
 					Revision int
+					Status   string
 					Result   json.RawMessage
 				}
 				if err := json.Unmarshal(r.Value, &a); err != nil {
 					return fmt.Errorf("alert at partition %d offset %d: %w", r.Partition, r.Offset, err)
 				}
-				r.AlertID, r.Revision, r.Result = a.AlertId, a.Revision, string(a.Result)
+				r.AlertID, r.Revision, r.Status, r.Result = a.AlertId, a.Revision, a.Status, string(a.Result)
 				mu.Lock()
 				out = append(out, r)
 				mu.Unlock()
@@ -79,18 +81,24 @@ type revisionKey struct {
 	Revision int
 }
 
-// resultKey is what two runs must agree on for each revision.
+// resultKey is what two runs must agree on (SPEC section 4): the final and
+// amended rows of each alert. Their revision numbers, and the early and
+// update revisions before them, may differ with how partitions
+// interleaved.
 type resultKey struct {
-	revisionKey
-	Result string
+	AlertID, Status, Result string
 }
+
+// settled reports whether a revision is one two runs must agree on.
+func (r alertRecord) settled() bool { return r.Status == "final" || r.Status == "amended" }
 
 // alertComparison compares a disturbed run's alerts with a reference run's.
 type alertComparison struct {
 	Reference, Run int // records read
 	Distinct       int // distinct (AlertId, Revision) of the run
-	Missing        []resultKey
-	Extra          []resultKey
+	// Missing and Extra are the final and amended rows of the reference
+	// that the run lacks, and the other way round.
+	Missing, Extra []resultKey
 	// Duplicates counts the run's records beyond the first of each
 	// (AlertId, Revision); DuplicatesDiffering counts the revisions whose
 	// records differ in more than ProcessedAt (key, headers or value).
@@ -109,14 +117,18 @@ func compareAlerts(ref, run []alertRecord) alertComparison {
 			c.ReferenceDuplicates++
 		}
 		refRevisions[k] = true
-		want[resultKey{k, r.Result}] = true
+		if r.settled() {
+			want[resultKey{r.AlertID, r.Status, r.Result}] = true
+		}
 	}
 	got := map[resultKey]bool{}
 	first := map[revisionKey][]byte{}
 	differing := map[revisionKey]bool{}
 	for _, r := range run {
 		k := revisionKey{r.AlertID, r.Revision}
-		got[resultKey{k, r.Result}] = true
+		if r.settled() {
+			got[resultKey{r.AlertID, r.Status, r.Result}] = true
+		}
 		content := deterministicContent(r)
 		prev, seen := first[k]
 		switch {
@@ -147,7 +159,7 @@ func compareAlerts(ref, run []alertRecord) alertComparison {
 		}
 	}
 	byKey := func(a, b resultKey) int {
-		return cmp.Or(cmp.Compare(a.AlertID, b.AlertID), cmp.Compare(a.Revision, b.Revision), cmp.Compare(a.Result, b.Result))
+		return cmp.Or(cmp.Compare(a.AlertID, b.AlertID), cmp.Compare(a.Status, b.Status), cmp.Compare(a.Result, b.Result))
 	}
 	slices.SortFunc(c.Missing, byKey)
 	slices.SortFunc(c.Extra, byKey)
@@ -213,10 +225,10 @@ func logComparison(t *testing.T, name string, c alertComparison, limit int) {
 	t.Logf("%s: reference %d records, run %d records, %d distinct revisions; missing %d, extra %d; duplicates %d, differing beyond ProcessedAt %d; reference duplicates %d",
 		name, c.Reference, c.Run, c.Distinct, len(c.Missing), len(c.Extra), c.Duplicates, c.DuplicatesDiffering, c.ReferenceDuplicates)
 	for _, k := range c.Missing[:min(limit, len(c.Missing))] {
-		t.Logf("  missing %s rev %d: %s", k.AlertID, k.Revision, k.Result)
+		t.Logf("  missing %s %s: %s", k.AlertID, k.Status, k.Result)
 	}
 	for _, k := range c.Extra[:min(limit, len(c.Extra))] {
-		t.Logf("  extra   %s rev %d: %s", k.AlertID, k.Revision, k.Result)
+		t.Logf("  extra   %s %s: %s", k.AlertID, k.Status, k.Result)
 	}
 	if c.DifferingExample[0] != "" {
 		t.Logf("  a duplicate that differs beyond ProcessedAt:\n    first %s\n    later %s", c.DifferingExample[0], c.DifferingExample[1])
@@ -245,6 +257,36 @@ func TestWithoutProcessedAt(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := string(withoutProcessedAt([]byte(tt.in))); got != tt.want {
 				t.Fatalf("got %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+// The chaos judge: runs agree on final and amended rows, whatever their
+// early and update revisions or revision numbers; a revision read twice
+// with another content is a duplicate that differs.
+func TestCompareAlerts(t *testing.T) {
+	rec := func(id string, rev int, status, result string) alertRecord {
+		return alertRecord{AlertID: id, Revision: rev, Status: status, Result: result,
+			Value: fmt.Appendf(nil, `{"AlertId":%q,"Revision":%d,"Status":%q,"Result":%s}`, id, rev, status, result)}
+	}
+	ref := []alertRecord{rec("a", 1, "early", `{"Count":1}`), rec("a", 2, "final", `{"Count":2}`)}
+	tests := []struct {
+		name                        string
+		run                         []alertRecord
+		missing, extra, dup, differ int
+	}{
+		{"another interleaving", []alertRecord{rec("a", 1, "early", `{"Count":2}`), rec("a", 2, "update", `{"Count":2}`), rec("a", 3, "final", `{"Count":2}`)}, 0, 0, 0, 0},
+		{"a wrong final", []alertRecord{rec("a", 1, "early", `{"Count":1}`), rec("a", 2, "final", `{"Count":1}`)}, 1, 1, 0, 0},
+		{"no final", []alertRecord{rec("a", 1, "early", `{"Count":1}`)}, 1, 0, 0, 0},
+		{"a duplicate", append(slices.Clone(ref), ref[1]), 0, 0, 1, 0},
+		{"a duplicate that differs", append(slices.Clone(ref), rec("a", 2, "final", `{"Count":3}`)), 0, 1, 1, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := compareAlerts(ref, tt.run)
+			if len(c.Missing) != tt.missing || len(c.Extra) != tt.extra || c.Duplicates != tt.dup || c.DuplicatesDiffering != tt.differ {
+				t.Fatalf("missing %v extra %v duplicates %d differing %d; want %d %d %d %d", c.Missing, c.Extra, c.Duplicates, c.DuplicatesDiffering, tt.missing, tt.extra, tt.dup, tt.differ)
 			}
 		})
 	}

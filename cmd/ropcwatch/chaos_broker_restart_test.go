@@ -108,7 +108,7 @@ func TestBrokerRestart(t *testing.T) {
 	fmt.Println(line)
 
 	if len(c.Missing) > 0 || len(c.Extra) > 0 {
-		t.Errorf("after the broker restart the (AlertId, Revision, Result) set differs from the reference: %d missing, %d extra", len(c.Missing), len(c.Extra))
+		t.Errorf("after the broker restart the final and amended rows differ from the reference: %d missing, %d extra", len(c.Missing), len(c.Extra))
 	}
 	if c.DuplicatesDiffering > 0 {
 		t.Errorf("%d revisions were emitted twice with different content (beyond ProcessedAt)", c.DuplicatesDiffering)

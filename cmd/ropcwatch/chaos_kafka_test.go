@@ -46,10 +46,6 @@ const (
 // next records would amend windows already closed.
 var detectorSettings = []string{
 	"--lateness", "1m", "--idle-timeout", "10s", "--retention", "1h",
-	// A loaded machine stalls the replay's producer for more than the
-	// default 500ms now and then: a partition would count as quiet,
-	// and the runs could order a sign-in differently.
-	"--order-quiet", "3s",
 	"--metrics-addr=", "--log-format", "text",
 }
 

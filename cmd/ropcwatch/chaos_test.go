@@ -264,7 +264,7 @@ func judgeChaos(t *testing.T, in generated, mode string, kills int, refAlerts, r
 		t.Errorf("%d kills, want at least 10", kills)
 	}
 	if len(c.Missing) > 0 || len(c.Extra) > 0 {
-		t.Errorf("the chaos run's (AlertId, Revision, Result) set differs from the reference: %d missing, %d extra", len(c.Missing), len(c.Extra))
+		t.Errorf("the chaos run's final and amended rows differ from the reference: %d missing, %d extra", len(c.Missing), len(c.Extra))
 	}
 	if mode == "exactly-once" && c.Duplicates > 0 {
 		t.Errorf("exactly-once: %d duplicate (AlertId, Revision) records read with read_committed, want 0", c.Duplicates)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docker/go-units"
 	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffyaml"
 
@@ -24,7 +25,9 @@ type runFlags struct {
 	topics, group, instance, start, alerts, incidents, dead *string
 	format, logFormat, metricsAddr                          *string
 	lateness, idle, retention, update, offset, reload       *time.Duration
-	orderQuiet                                              *time.Duration
+	futureSkew, shutdown                                    *time.Duration
+	memoryBudget                                            *string
+	inputKeyed                                              *bool
 	maxMsg                                                  *int
 	config                                                  *string
 	repartition, createInternal, exactlyOnce                *bool
@@ -53,6 +56,10 @@ func newRunFlags(w io.Writer) (*flag.FlagSet, *runFlags) {
 		update:             fs.Duration("update-interval", 5*time.Minute, "least event time between two update revisions of one alert"),
 		offset:             fs.Duration("window-offset", 0, "shift the hourly windows from the UTC hour"),
 		maxMsg:             fs.Int("max-message-bytes", 1<<20, "reject longer messages as too-large"),
+		futureSkew:         fs.Duration("max-future-skew", time.Minute, "dead-letter qualifying sign-ins dated further ahead of the wall clock than this (future-time): they open no window and move no watermark"),
+		shutdown:           fs.Duration("shutdown-timeout", 30*time.Second, "most time from SIGTERM to exit: the last flush, commit and group leave, even with the brokers unreachable"),
+		memoryBudget:       fs.String("memory-budget", "256MiB", "bytes of window state per process (windows, Ids, sets, incidents); past it qualifying sign-ins are dead-lettered as state-full (`SIZE`: 512MiB, 2GiB)"),
+		inputKeyed:         fs.Bool("input-keyed", false, "with --repartition=false: the input is keyed by user, so each partition's windows close by its own progress and are rebuilt exactly after a rebalance or crash"),
 		logFormat:          fs.String("log-format", "json", "log format: json or text"),
 		metricsAddr:        fs.String("metrics-addr", ":9090", "serve /metrics, /healthz and /readyz on `ADDR`; empty turns it off"),
 		reload:             fs.Duration("reload-interval", 10*time.Second, "how often the rule and allowlist files are checked for changes (also on SIGHUP); 0 means SIGHUP only"),
@@ -60,7 +67,6 @@ func newRunFlags(w io.Writer) (*flag.FlagSet, *runFlags) {
 		repartition:        fs.Bool("repartition", true, "re-key qualifying sign-ins by user through the internal topics GROUP-repartition and GROUP-state, so that instances share unkeyed input (Event Hubs) with exact per-user windows; false for input keyed by user"),
 		createInternal:     fs.Bool("create-internal-topics", true, "create the internal topics when missing (Event Hubs Standard cannot: create them as event hubs)"),
 		internalPartitions: fs.Int("internal-partitions", 0, "partitions of the internal topics when created (at most this many instances share the windows); 0 means as many as the largest input topic"),
-		orderQuiet:         fs.Duration("order-quiet", 500*time.Millisecond, "with --repartition: how long an input partition with nothing more on the broker must be silent before sign-ins of other partitions stop waiting for it (they are applied in event-time order)"),
 		exactlyOnce:        fs.Bool("exactly-once", false, "commit alerts, internal records and offsets in Kafka transactions, so a read_committed consumer sees each alert revision once; needs --repartition, --instance-id and a broker with transactions (not Event Hubs Standard)"),
 	}
 }
@@ -166,6 +172,16 @@ func serviceConfig(e env, f *runFlags) (detector.ServiceConfig, error) {
 	if *f.internalPartitions < 0 {
 		return cfg, fmt.Errorf("--internal-partitions %d: want 0 or more", *f.internalPartitions)
 	}
+	budget, err := units.RAMInBytes(*f.memoryBudget)
+	if err != nil || budget <= 0 {
+		return cfg, fmt.Errorf("--memory-budget %q: want a size such as 256MiB", *f.memoryBudget)
+	}
+	if *f.shutdown <= 0 {
+		return cfg, fmt.Errorf("--shutdown-timeout %v: want more than 0", *f.shutdown)
+	}
+	if *f.futureSkew <= 0 {
+		return cfg, fmt.Errorf("--max-future-skew %v: want more than 0", *f.futureSkew)
+	}
 	var scale *detector.ScaleConfig
 	if *f.repartition {
 		repartition, state := detector.ScaleTopics(*f.group)
@@ -175,16 +191,19 @@ func serviceConfig(e env, f *runFlags) (detector.ServiceConfig, error) {
 		}
 	}
 	switch {
+	case *f.inputKeyed && *f.repartition:
+		return cfg, fmt.Errorf("--input-keyed needs --repartition=false: scaled out, windows are keyed by the repartition topic")
 	case *f.exactlyOnce && !*f.repartition:
 		return cfg, fmt.Errorf("--exactly-once needs --repartition: window state must live in Kafka to be committed with the offsets")
 	case *f.exactlyOnce && instance == "":
 		return cfg, fmt.Errorf("--exactly-once needs --instance-id (or ROPCWATCH_INSTANCE_ID): a stable transactional id per instance")
 	}
 	return detector.ServiceConfig{
-		Scale: scale, ExactlyOnce: *f.exactlyOnce, TransactionalID: *f.group + "-" + instance,
+		Scale: scale, ExactlyOnce: *f.exactlyOnce, TransactionalID: *f.group + "-" + instance, ShutdownTimeout: *f.shutdown,
 		Live: detector.LiveConfig{
 			Rule: c.Rule, Allowlist: c.Allowlist, Lateness: *f.lateness, IdleTimeout: *f.idle, Retention: *f.retention,
-			UpdateInterval: *f.update, WindowOffset: *f.offset, MaxMessageBytes: *f.maxMsg, OrderQuiet: *f.orderQuiet,
+			UpdateInterval: *f.update, WindowOffset: *f.offset, MaxMessageBytes: *f.maxMsg,
+			MaxFutureSkew: *f.futureSkew, MemoryBudget: budget, KeyedInput: *f.inputKeyed,
 		},
 		ConfigVersion: c.Version,
 		Consumer: stream.ConsumerConfig{

@@ -29,6 +29,9 @@ func TestRunUsageErrors(t *testing.T) {
 		{"an empty password variable", []string{"run", "--brokers", "127.0.0.1:1", "--topic", "s", "--alerts-topic", "a", "--sasl-mechanism", "SCRAM-SHA-512", "--sasl-user", "u"}, "KAFKA_SASL_PASSWORD is empty"},
 		{"a connection string on the command line", []string{"run", "--topic", "s", "--alerts-topic", "a", "--eventhubs-connection-string", "Endpoint=sb://x.servicebus.windows.net/;SharedAccessKey=hunter2"}, "env:NAME or file:PATH"},
 		{"a bad log format", []string{"run", "--log-format", "xml"}, "--log-format"},
+		{"a bad memory budget", []string{"run", "--brokers", "127.0.0.1:1", "--topic", "s", "--alerts-topic", "a", "--memory-budget", "lots"}, "--memory-budget"},
+		{"no future skew", []string{"run", "--brokers", "127.0.0.1:1", "--topic", "s", "--alerts-topic", "a", "--max-future-skew", "0s"}, "--max-future-skew"},
+		{"keyed input scaled out", []string{"run", "--brokers", "127.0.0.1:1", "--topic", "s", "--alerts-topic", "a", "--input-keyed"}, "--input-keyed needs --repartition=false"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
