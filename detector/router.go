@@ -31,6 +31,9 @@ type Router struct {
 	lastMarker time.Time
 	// heartbeat is the most time between two rounds of markers.
 	heartbeat time.Duration
+	// vouched, when not nil, is the sources as of the latest output known
+	// acknowledged: markers claim no more (vouchAcknowledged).
+	vouched map[stream.TopicPartition]sourceState
 	// committed is the sources as of the last committed transaction, to
 	// go back to when one aborts.
 	committed map[stream.TopicPartition]sourceState
@@ -191,6 +194,48 @@ func (s *sourceState) observe(t, now time.Time, skew time.Duration) {
 	}
 }
 
+// vouchAcknowledged makes markers claim only what vouch was last given:
+// routing whose output is acknowledged. Without it they claim what was
+// read (right when markers and routed sign-ins commit together).
+func (r *Router) vouchAcknowledged() { r.vouched = map[stream.TopicPartition]sourceState{} }
+
+// snapshot returns the state of every input partition, for vouch once
+// the output routed so far is acknowledged.
+func (r *Router) snapshot() map[stream.TopicPartition]sourceState {
+	out := make(map[stream.TopicPartition]sourceState, len(r.sources))
+	for tp, src := range r.sources {
+		out[tp] = *src
+	}
+	return out
+}
+
+// vouch sets what markers may claim, with vouchAcknowledged: a snapshot
+// taken before output that is now acknowledged.
+func (r *Router) vouch(snapshot map[stream.TopicPartition]sourceState) {
+	if r.vouched != nil {
+		r.vouched = snapshot
+	}
+}
+
+// report is what a marker says of one input partition: its event time and
+// whether it is caught up, as of what the router may vouch for; its
+// silence as of now.
+func (r *Router) report(tp stream.TopicPartition, src *sourceState, now time.Time) sourceProgress {
+	event, next := src.maxEvent, src.next
+	if r.vouched != nil {
+		v, ok := r.vouched[tp]
+		if !ok {
+			v = sourceState{next: -1}
+		}
+		event, next = v.maxEvent, v.next
+	}
+	return sourceProgress{
+		Topic: tp.Topic, Partition: tp.Partition, Partitions: max(r.counts[tp.Topic], tp.Partition+1),
+		Event: event.UTC(), SilentMillis: max(now.Sub(src.lastArrival), 0).Milliseconds(),
+		CaughtUp: next >= 0 && src.caughtUp(next, now),
+	}
+}
+
 // Committed notes that the output of everything routed so far is
 // committed (a transaction ended with a commit).
 func (r *Router) Committed() {
@@ -233,12 +278,7 @@ func (r *Router) Markers() []stream.Record {
 	r.lastMarker = now
 	m := progressMarker{Topics: slices.Sorted(maps.Keys(r.counts)), Sources: make([]sourceProgress, 0, len(r.sources))}
 	for _, tp := range sortedKeys(r.sources) {
-		src := r.sources[tp]
-		m.Sources = append(m.Sources, sourceProgress{
-			Topic: tp.Topic, Partition: tp.Partition, Partitions: max(r.counts[tp.Topic], tp.Partition+1),
-			Event: src.maxEvent.UTC(), SilentMillis: max(now.Sub(src.lastArrival), 0).Milliseconds(),
-			CaughtUp: src.caughtUp(src.next, now),
-		})
+		m.Sources = append(m.Sources, r.report(tp, r.sources[tp], now))
 	}
 	value, err := json.Marshal(m)
 	if err != nil {
@@ -262,7 +302,7 @@ func (r *Router) changed(now time.Time) bool {
 	changed := len(r.reported) != len(r.sources)
 	next := make(map[stream.TopicPartition]reported, len(r.sources))
 	for tp, src := range r.sources {
-		rep := reported{caughtUp: src.caughtUp(src.next, now), idle: now.Sub(src.lastArrival) >= r.cfg.IdleTimeout}
+		rep := reported{caughtUp: r.report(tp, src, now).CaughtUp, idle: now.Sub(src.lastArrival) >= r.cfg.IdleTimeout}
 		if old, ok := r.reported[tp]; !ok || old != rep {
 			changed = true
 		}

@@ -159,3 +159,50 @@ func TestRouterAbortForgetsUncommittedProgress(t *testing.T) {
 		t.Fatalf("after the abort: event %v, next %d; want the committed %v and 1", src.maxEvent, src.next, now.Add(-time.Hour))
 	}
 }
+
+// At least once, a marker produced after a routed sign-in may land though
+// the sign-in failed to: markers claim only the progress of a snapshot
+// vouched for once the output before it was acknowledged, never what was
+// merely read.
+func TestRouterMarkersClaimOnlyAcknowledgedRouting(t *testing.T) {
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	r, err := NewRouter(LiveConfig{Rule: SeedRule(), Now: func() time.Time { return now }}, "g-repartition", 1, map[string]int32{"signins": 1}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.vouchAcknowledged()
+	tp := stream.TopicPartition{Topic: "signins", Partition: 0}
+	r.Assign(tp)
+	claim := func() sourceProgress {
+		t.Helper()
+		now = now.Add(2 * time.Second) // a heartbeat is due
+		recs := r.Markers()
+		if len(recs) != 1 {
+			t.Fatalf("%d markers", len(recs))
+		}
+		m, err := decodeProgress(recs[0].Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.Sources[0]
+	}
+	var out RouteOutput
+	first := now.Add(-time.Hour)
+	r.Route([]stream.Record{{Topic: "signins", Offset: 0, Value: []byte(ropcAt(first, "a@contoso.com", "1", "203.0.113.1"))}}, &out)
+	r.Positions(map[stream.TopicPartition]int64{tp: 1}, map[stream.TopicPartition]int64{tp: 1})
+	acked := r.snapshot()
+	r.Route([]stream.Record{{Topic: "signins", Offset: 1, Value: []byte(ropcAt(now, "a@contoso.com", "2", "203.0.113.1"))}}, &out)
+	r.Positions(map[stream.TopicPartition]int64{tp: 2}, map[stream.TopicPartition]int64{tp: 2})
+	if c := claim(); !c.Event.IsZero() || c.CaughtUp {
+		t.Fatalf("nothing acknowledged yet, the marker claims %+v", c)
+	}
+	r.vouch(acked)
+	if c := claim(); !c.Event.Equal(first) || c.CaughtUp {
+		t.Fatalf("the marker claims %+v; want the first sign-in's time and not caught up (the second is not acknowledged)", c)
+	}
+	r.vouch(r.snapshot())
+	r.Ends(map[stream.TopicPartition]int64{tp: 2}, now)
+	if c := claim(); !c.CaughtUp {
+		t.Fatalf("all acknowledged and read to the end, the marker claims %+v", c)
+	}
+}

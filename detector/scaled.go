@@ -31,6 +31,9 @@ type scaled struct {
 	// goes out before the last one landed, so an outage does not fill the
 	// producer's buffer with markers.
 	markersInFlight atomic.Int64
+	// vouched is, at least once, the router's state as of the latest
+	// commit whose output is all acknowledged: what markers may claim.
+	vouched atomic.Pointer[map[stream.TopicPartition]sourceState]
 }
 
 // stateTail is how many of the last offsets of a state partition a
@@ -84,6 +87,12 @@ func newScaled(ctx context.Context, s *service) (*scaled, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !s.cfg.ExactlyOnce {
+		// A marker produced after a routed sign-in may land though the
+		// sign-in failed to: markers claim only acknowledged routing.
+		// (In a transaction both commit or neither does.)
+		router.vouchAcknowledged()
+	}
 	return &scaled{s: s, router: router, shards: make(map[int32]*Shard), repartition: sc.RepartitionTopic, state: sc.StateTopic}, nil
 }
 
@@ -122,6 +131,9 @@ func (p *scaled) tick(out *Output) {
 	if p.markersInFlight.Load() > 0 {
 		return
 	}
+	if v := p.vouched.Load(); v != nil {
+		p.router.vouch(*v)
+	}
 	for _, r := range p.router.Markers() {
 		p.markersInFlight.Add(1)
 		out.Markers = append(out.Markers, r)
@@ -155,7 +167,8 @@ func (p *scaled) commit(tps []stream.TopicPartition) commit {
 			offsets[tp] = sh.next
 		}
 	}
-	return commit{offsets: only(offsets, tps), states: states}
+	snapshot := p.router.snapshot()
+	return commit{offsets: only(offsets, tps), states: states, flushed: func() { p.vouched.Store(&snapshot) }}
 }
 
 // committed notes that a transaction committed: an abort goes back to here.

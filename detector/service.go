@@ -192,6 +192,9 @@ type service struct {
 type commit struct {
 	offsets map[stream.TopicPartition]int64
 	states  []stream.Record
+	// flushed, when set, is called once everything produced before the
+	// commit was taken is acknowledged (from the committer's goroutine).
+	flushed func()
 }
 
 // pipeline is the detector a service drives: an Engine (engine.go) or a

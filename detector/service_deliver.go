@@ -47,6 +47,9 @@ func (s *service) deliver(ctx context.Context, c commit) error {
 	if s.broken.Load() {
 		return errBroken
 	}
+	if c.flushed != nil {
+		c.flushed()
+	}
 	produced := false
 	for _, r := range c.states {
 		if sc := s.cfg.Scale; sc != nil && s.revokedTP[stream.TopicPartition{Topic: sc.RepartitionTopic, Partition: r.Partition}] {
