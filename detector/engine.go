@@ -25,20 +25,14 @@ import (
 // Shard scale out unkeyed input.
 type Engine struct {
 	*shared
-	parts    map[stream.TopicPartition]*enginePartition
-	all      *lifecycle // every partition's windows, without KeyedInput
-	budget   *budget    // all partitions together
+	parts inputs
+	// all holds every partition's windows without KeyedInput; with it,
+	// keyed holds each partition's.
+	all      *lifecycle
+	keyed    map[stream.TopicPartition]*lifecycle
+	budget   *budget // all partitions together
 	scanning scanning
-}
-
-// enginePartition is one input partition of an Engine: its position, its
-// event-time progress and the windows it feeds.
-type enginePartition struct {
-	maxEvent    time.Time // latest event time seen
-	lastArrival time.Time // wall time of the latest record
-	next        int64     // offset after the latest record; -1 before any
-	position
-	lc *lifecycle
+	srcs     []sourceProgress // advance's, reused
 }
 
 // NewEngine returns an engine; cfg must be valid.
@@ -48,7 +42,7 @@ func NewEngine(cfg LiveConfig) (*Engine, error) {
 		return nil, err
 	}
 	sh.emit.Incidents().SetLimit(incidentLimit(sh.cfg.MemoryBudget))
-	e := &Engine{shared: sh, parts: make(map[stream.TopicPartition]*enginePartition), budget: &budget{limit: sh.cfg.MemoryBudget}}
+	e := &Engine{shared: sh, parts: inputs{}, keyed: map[stream.TopicPartition]*lifecycle{}, budget: &budget{limit: sh.cfg.MemoryBudget}}
 	if !sh.cfg.KeyedInput {
 		e.all = e.newLifecycle()
 	}
@@ -66,23 +60,25 @@ func (e *Engine) lifecycles() []*lifecycle {
 	if e.all != nil {
 		return []*lifecycle{e.all}
 	}
-	lcs := make([]*lifecycle, 0, len(e.parts))
-	for _, tp := range sortedKeys(e.parts) {
-		lcs = append(lcs, e.parts[tp].lc)
+	lcs := make([]*lifecycle, 0, len(e.keyed))
+	for _, tp := range sortedKeys(e.keyed) {
+		lcs = append(lcs, e.keyed[tp])
 	}
 	return lcs
 }
 
-func (e *Engine) partition(tp stream.TopicPartition) *enginePartition {
-	p := e.parts[tp]
-	if p == nil {
-		p = &enginePartition{next: -1, lastArrival: e.cfg.Now(), position: position{end: -1}, lc: e.all}
-		if p.lc == nil {
-			p.lc = e.newLifecycle()
-		}
-		e.parts[tp] = p
+// partition tracks tp and returns its state and the windows it feeds.
+func (e *Engine) partition(tp stream.TopicPartition) (*inputPartition, *lifecycle) {
+	p := e.parts.track(tp, e.cfg.Now())
+	if e.all != nil {
+		return p, e.all
 	}
-	return p
+	lc := e.keyed[tp]
+	if lc == nil {
+		lc = e.newLifecycle()
+		e.keyed[tp] = lc
+	}
+	return p, lc
 }
 
 // Watermark returns the time through which the windows of every partition
@@ -131,47 +127,25 @@ func (e *Engine) Revoke(tps ...stream.TopicPartition) {
 	}
 	for _, tp := range tps {
 		delete(e.parts, tp)
+		delete(e.keyed, tp)
 	}
 }
 
 // Positions records where a polled batch left each partition (transaction
 // markers included) and the ends the fetch saw.
 func (e *Engine) Positions(next, ends map[stream.TopicPartition]int64) {
-	for tp, n := range next {
-		if p := e.parts[tp]; p != nil {
-			p.next = max(p.next, n)
-		}
-	}
-	e.Ends(ends, e.cfg.Now())
+	e.parts.positions(next, ends, e.cfg.Now())
 }
 
 // Ends records partition ends the brokers gave at time at.
-func (e *Engine) Ends(ends map[stream.TopicPartition]int64, at time.Time) {
-	for tp, end := range ends {
-		if p := e.parts[tp]; p != nil {
-			p.learn(end, at)
-		}
-	}
-}
+func (e *Engine) Ends(ends map[stream.TopicPartition]int64, at time.Time) { e.parts.ends(ends, at) }
 
 // Unpositioned returns the partitions of which no record was read yet:
 // only the brokers can tell where reading them starts.
-func (e *Engine) Unpositioned() []stream.TopicPartition {
-	var tps []stream.TopicPartition
-	for _, tp := range sortedKeys(e.parts) {
-		if e.parts[tp].next < 0 {
-			tps = append(tps, tp)
-		}
-	}
-	return tps
-}
+func (e *Engine) Unpositioned() []stream.TopicPartition { return e.parts.unpositioned() }
 
 // Position records where reading a partition without records starts.
-func (e *Engine) Position(tp stream.TopicPartition, next int64) {
-	if p := e.parts[tp]; p != nil && p.next < 0 {
-		p.next = next
-	}
-}
+func (e *Engine) Position(tp stream.TopicPartition, next int64) { e.parts.position(tp, next) }
 
 // Sources returns the input partitions tracked.
 func (e *Engine) Sources() []stream.TopicPartition { return sortedKeys(e.parts) }
@@ -197,10 +171,9 @@ func (e *Engine) IngestBatch(recs []stream.Record, out *Output) {
 func (e *Engine) absorb(rec stream.Record, events []SignIn, rejected []Rejected, s scanned, out *Output) {
 	now := e.cfg.Now()
 	tp := stream.TopicPartition{Topic: rec.Topic, Partition: rec.Partition}
-	p := e.partition(tp)
-	p.lastArrival, p.next = now, max(p.next, rec.Offset+1)
-	p.lc.cause = rec.Timestamp
-	defer func() { p.lc.cause = time.Time{} }() // closes by Tick have no causing record
+	p, lc := e.partition(tp)
+	p.read(rec.Offset, now)
+	lc.cause = rec.Timestamp
 	if s.hasTime {
 		p.observe(s.time, now, e.cfg.MaxFutureSkew)
 	}
@@ -216,7 +189,7 @@ func (e *Engine) absorb(rec stream.Record, events []SignIn, rejected []Rejected,
 			continue
 		}
 		p.observe(ev.TimeGenerated, now, e.cfg.MaxFutureSkew)
-		if reason := p.lc.apply(ev, tp, rec.Offset, nil, out); reason != "" {
+		if reason := lc.apply(ev, tp, rec.Offset, nil, out); reason != "" {
 			refused = append(refused, reason)
 		}
 	}
@@ -226,7 +199,8 @@ func (e *Engine) absorb(rec stream.Record, events []SignIn, rejected []Rejected,
 		refused = slices.Compact(refused)
 		out.DeadLetters = append(out.DeadLetters, deadLetter(rec, refused[0], refusedDetail(refused), rec.Value))
 	}
-	e.advance(p, now, out)
+	e.advance(tp, lc, now, out)
+	lc.cause = time.Time{} // closes by Tick have no causing record
 }
 
 // Tick advances the watermarks by the wall clock: windows of a caught-up
@@ -235,10 +209,10 @@ func (e *Engine) absorb(rec stream.Record, events []SignIn, rejected []Rejected,
 func (e *Engine) Tick(out *Output) {
 	now := e.cfg.Now()
 	if e.all != nil {
-		e.advance(nil, now, out)
+		e.advance(stream.TopicPartition{}, e.all, now, out)
 	} else {
-		for _, tp := range sortedKeys(e.parts) {
-			e.advance(e.parts[tp], now, out)
+		for _, tp := range sortedKeys(e.keyed) {
+			e.advance(tp, e.keyed[tp], now, out)
 		}
 	}
 	if wm := e.Watermark(); !wm.IsZero() {
@@ -246,30 +220,20 @@ func (e *Engine) Tick(out *Output) {
 	}
 }
 
-func (p *enginePartition) observe(t, now time.Time, skew time.Duration) {
-	if !t.After(now.Add(skew)) && t.After(p.maxEvent) {
-		p.maxEvent = t
-	}
-}
-
-// advance closes the windows p feeds (all of them when nil) by the
-// event-time progress of the partitions that feed them (progressOf): a
-// partition behind or unreachable holds it however silent.
-func (e *Engine) advance(p *enginePartition, now time.Time, out *Output) {
-	lc := e.all
-	var feeding []*enginePartition
-	if lc == nil {
-		lc, feeding = p.lc, []*enginePartition{p}
-	} else {
-		for _, f := range e.parts {
-			feeding = append(feeding, f)
+// advance closes the windows of lc by the event-time progress of the
+// partitions that feed it (progressOf): every one for the engine's single
+// set of windows, tp alone with KeyedInput. A partition behind or
+// unreachable holds it however silent.
+func (e *Engine) advance(tp stream.TopicPartition, lc *lifecycle, now time.Time, out *Output) {
+	e.srcs = e.srcs[:0]
+	if lc == e.all {
+		for _, p := range e.parts {
+			e.srcs = append(e.srcs, p.progress(now))
 		}
+	} else if p := e.parts[tp]; p != nil {
+		e.srcs = append(e.srcs, p.progress(now))
 	}
-	srcs := make([]sourceProgress, 0, len(feeding))
-	for _, f := range feeding {
-		srcs = append(srcs, sourceProgress{Event: f.maxEvent, SilentMillis: now.Sub(f.lastArrival).Milliseconds(), CaughtUp: f.caughtUp(f.next, now)})
-	}
-	if t, ok := progressOf(srcs, e.cfg.IdleTimeout); ok {
+	if t, ok := progressOf(e.srcs, e.cfg.IdleTimeout); ok {
 		lc.close(t.Add(-e.cfg.Lateness), out)
 	}
 }

@@ -22,6 +22,9 @@ type lifecycle struct {
 	// absorbed, when not the current one.
 	version string
 	budget  *budget
+	// empty is a summary with nothing in it: what a new window's first
+	// sign-in would add is its Growth.
+	empty *Summary
 	// incidents gives a window's first revision its incident: in place for
 	// an engine, through the group's owner for a shard. It returns whether
 	// the incident is known (the revision can go out).
@@ -64,7 +67,7 @@ const inputPositionBytes = 64
 func newLifecycle(sh *shared, b *budget) lifecycle {
 	align := window.Aligner{Size: sh.cfg.Rule.QueryPeriod, Offset: sh.cfg.WindowOffset}
 	limits := sh.cfg.Limits
-	l := lifecycle{sh: sh, budget: b, win: window.New(align, sh.cfg.Retention, func(upn string, _ window.Bounds) *liveWindow {
+	l := lifecycle{sh: sh, budget: b, empty: NewSummary("", limits), win: window.New(align, sh.cfg.Retention, func(upn string, _ window.Bounds) *liveWindow {
 		return &liveWindow{sum: NewSummary(upn, limits), pins: make(map[stream.TopicPartition]int64, 1)}
 	})}
 	// A window whose revisions wait for their incident outlives its
@@ -102,7 +105,7 @@ func (l *lifecycle) apply(s *SignIn, tp stream.TopicPartition, offset int64, fro
 		sh.stats.reject(ReasonTooLate, 1)
 		return ReasonTooLate
 	default:
-		need += summaryBytes + int64(len(s.UserPrincipalName)) + NewSummary("", sh.cfg.Limits).Growth(s)
+		need += summaryBytes + int64(len(s.UserPrincipalName)) + l.empty.Growth(s)
 	}
 	if !l.budget.fits(need) {
 		sh.stats.reject(ReasonStateFull, 1)

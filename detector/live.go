@@ -185,29 +185,6 @@ func newShared(cfg LiveConfig) (*shared, error) {
 	}, nil
 }
 
-// position is where reading an input partition stands against its end on
-// the brokers, as last learnt.
-type position struct {
-	end   int64     // the partition's end; -1 unknown
-	endAt time.Time // wall time the end was learnt
-}
-
-// endsFresh is how long an end learnt from the brokers counts: a partition
-// is caught up only while the brokers recently said where it ends, so an
-// outage or a stalled fetch is never taken for silence.
-const endsFresh = 3 * time.Second
-
-// caughtUp reports whether reading at next has reached the partition's
-// end, as the brokers said within endsFresh of now.
-func (p position) caughtUp(next int64, now time.Time) bool {
-	return p.end >= 0 && next >= p.end && now.Sub(p.endAt) <= endsFresh
-}
-
-// learn records an end the brokers gave at now.
-func (p *position) learn(end int64, now time.Time) {
-	p.end, p.endAt = end, now
-}
-
 // Reconfigure swaps the rule and the network allowlist while keeping every
 // window: later sign-ins are evaluated with the new lists, and alerts name
 // the new version. A rule that changes the window size, the rule id or the

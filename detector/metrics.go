@@ -82,11 +82,7 @@ func (m *Metrics) observe(e *Engine) {
 	if m == nil {
 		return
 	}
-	progress := make(map[stream.TopicPartition]time.Time, len(e.parts))
-	for tp, p := range e.parts {
-		progress[tp] = p.maxEvent
-	}
-	m.update(e.Stats(), e.OpenWindows(), e.memoryUsed(), e.Watermark(), progress)
+	m.update(e.Stats(), e.OpenWindows(), e.memoryUsed(), e.Watermark(), e.parts.eventTimes())
 }
 
 // update sets the metrics from counts, open windows, the watermark and the

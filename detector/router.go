@@ -24,7 +24,7 @@ type Router struct {
 	topic    string // the repartition topic
 	shards   int32  // its partitions
 	counts   map[string]int32
-	sources  map[stream.TopicPartition]*sourceState
+	sources  inputs
 	scanning scanning
 	// reported and lastMarker are what and when the latest markers told.
 	reported   map[stream.TopicPartition]reported
@@ -33,18 +33,10 @@ type Router struct {
 	heartbeat time.Duration
 	// vouched, when not nil, is the sources as of the latest output known
 	// acknowledged: markers claim no more (vouchAcknowledged).
-	vouched map[stream.TopicPartition]sourceState
+	vouched map[stream.TopicPartition]inputPartition
 	// committed is the sources as of the last committed transaction, to
 	// go back to when one aborts.
-	committed map[stream.TopicPartition]sourceState
-}
-
-// sourceState tracks one input partition a Router reads.
-type sourceState struct {
-	maxEvent    time.Time
-	lastArrival time.Time
-	next        int64 // offset after the latest record; -1 before any
-	position
+	committed map[stream.TopicPartition]inputPartition
 }
 
 // RouteOutput is what routing asks its caller to produce.
@@ -74,7 +66,7 @@ func NewRouter(cfg LiveConfig, topic string, shards int32, counts map[string]int
 	if heartbeat <= 0 {
 		heartbeat = time.Second
 	}
-	return &Router{shared: sh, topic: topic, shards: shards, counts: counts, heartbeat: heartbeat, sources: make(map[stream.TopicPartition]*sourceState)}, nil
+	return &Router{shared: sh, topic: topic, shards: shards, counts: counts, heartbeat: heartbeat, sources: inputs{}}, nil
 }
 
 // NewShard returns an empty shard for a partition of the repartition
@@ -87,9 +79,7 @@ func (r *Router) NewShard(partition int32) *Shard {
 func (r *Router) Assign(tps ...stream.TopicPartition) {
 	now := r.cfg.Now()
 	for _, tp := range tps {
-		if _, ok := r.sources[tp]; !ok {
-			r.sources[tp] = &sourceState{next: -1, lastArrival: now, position: position{end: -1}}
-		}
+		r.sources.track(tp, now)
 	}
 }
 
@@ -108,12 +98,8 @@ func (r *Router) Route(recs []stream.Record, out *RouteOutput) {
 	now := r.cfg.Now()
 	r.scanning.all(r.shared, recs, func(rec stream.Record, events []SignIn, rejected []Rejected, s scanned) {
 		tp := stream.TopicPartition{Topic: rec.Topic, Partition: rec.Partition}
-		src := r.sources[tp]
-		if src == nil {
-			src = &sourceState{position: position{end: -1}}
-			r.sources[tp] = src
-		}
-		src.lastArrival, src.next = now, max(src.next, rec.Offset+1)
+		src := r.sources.track(tp, now)
+		src.read(rec.Offset, now)
 		if s.hasTime {
 			src.observe(s.time, now, r.cfg.MaxFutureSkew)
 		}
@@ -148,61 +134,32 @@ func (r *Router) Route(recs []stream.Record, out *RouteOutput) {
 // Positions records where a polled batch left each input partition
 // (transaction markers included) and the ends the fetch saw.
 func (r *Router) Positions(next, ends map[stream.TopicPartition]int64) {
-	for tp, n := range next {
-		if src := r.sources[tp]; src != nil {
-			src.next = max(src.next, n)
-		}
-	}
-	r.Ends(ends, r.cfg.Now())
+	r.sources.positions(next, ends, r.cfg.Now())
 }
 
 // Ends records partition ends the brokers gave at time at.
-func (r *Router) Ends(ends map[stream.TopicPartition]int64, at time.Time) {
-	for tp, end := range ends {
-		if src := r.sources[tp]; src != nil {
-			src.learn(end, at)
-		}
-	}
-}
+func (r *Router) Ends(ends map[stream.TopicPartition]int64, at time.Time) { r.sources.ends(ends, at) }
 
 // Sources returns the input partitions the router reads.
 func (r *Router) Sources() []stream.TopicPartition { return sortedKeys(r.sources) }
 
 // Unpositioned returns the input partitions of which no record was routed
 // yet: only the broker can tell where reading them starts.
-func (r *Router) Unpositioned() []stream.TopicPartition {
-	var tps []stream.TopicPartition
-	for tp, src := range r.sources {
-		if src.next < 0 {
-			tps = append(tps, tp)
-		}
-	}
-	return tps
-}
+func (r *Router) Unpositioned() []stream.TopicPartition { return r.sources.unpositioned() }
 
 // Position records where consumption of an input partition without routed
 // records starts.
-func (r *Router) Position(tp stream.TopicPartition, next int64) {
-	if src := r.sources[tp]; src != nil && src.next < 0 {
-		src.next = next
-	}
-}
-
-func (s *sourceState) observe(t, now time.Time, skew time.Duration) {
-	if !t.After(now.Add(skew)) && t.After(s.maxEvent) {
-		s.maxEvent = t
-	}
-}
+func (r *Router) Position(tp stream.TopicPartition, next int64) { r.sources.position(tp, next) }
 
 // vouchAcknowledged makes markers claim only what vouch was last given:
 // routing whose output is acknowledged. Without it they claim what was
 // read (right when markers and routed sign-ins commit together).
-func (r *Router) vouchAcknowledged() { r.vouched = map[stream.TopicPartition]sourceState{} }
+func (r *Router) vouchAcknowledged() { r.vouched = map[stream.TopicPartition]inputPartition{} }
 
 // snapshot returns the state of every input partition, for vouch once
 // the output routed so far is acknowledged.
-func (r *Router) snapshot() map[stream.TopicPartition]sourceState {
-	out := make(map[stream.TopicPartition]sourceState, len(r.sources))
+func (r *Router) snapshot() map[stream.TopicPartition]inputPartition {
+	out := make(map[stream.TopicPartition]inputPartition, len(r.sources))
 	for tp, src := range r.sources {
 		out[tp] = *src
 	}
@@ -211,7 +168,7 @@ func (r *Router) snapshot() map[stream.TopicPartition]sourceState {
 
 // vouch sets what markers may claim, with vouchAcknowledged: a snapshot
 // taken before output that is now acknowledged.
-func (r *Router) vouch(snapshot map[stream.TopicPartition]sourceState) {
+func (r *Router) vouch(snapshot map[stream.TopicPartition]inputPartition) {
 	if r.vouched != nil {
 		r.vouched = snapshot
 	}
@@ -220,30 +177,24 @@ func (r *Router) vouch(snapshot map[stream.TopicPartition]sourceState) {
 // report is what a marker says of one input partition: its event time and
 // whether it is caught up, as of what the router may vouch for; its
 // silence as of now.
-func (r *Router) report(tp stream.TopicPartition, src *sourceState, now time.Time) sourceProgress {
-	event, next := src.maxEvent, src.next
+func (r *Router) report(tp stream.TopicPartition, src *inputPartition, now time.Time) sourceProgress {
+	claim := *src
 	if r.vouched != nil {
 		v, ok := r.vouched[tp]
 		if !ok {
-			v = sourceState{next: -1}
+			v = inputPartition{next: -1}
 		}
-		event, next = v.maxEvent, v.next
+		claim.maxEvent, claim.next = v.maxEvent, v.next
 	}
-	return sourceProgress{
-		Topic: tp.Topic, Partition: tp.Partition, Partitions: max(r.counts[tp.Topic], tp.Partition+1),
-		Event: event.UTC(), SilentMillis: max(now.Sub(src.lastArrival), 0).Milliseconds(),
-		CaughtUp: next >= 0 && src.caughtUp(next, now),
-	}
+	p := claim.progress(now)
+	p.Topic, p.Partition, p.Partitions = tp.Topic, tp.Partition, max(r.counts[tp.Topic], tp.Partition+1)
+	p.Event = p.Event.UTC()
+	return p
 }
 
 // Committed notes that the output of everything routed so far is
 // committed (a transaction ended with a commit).
-func (r *Router) Committed() {
-	r.committed = make(map[stream.TopicPartition]sourceState, len(r.sources))
-	for tp, src := range r.sources {
-		r.committed[tp] = *src
-	}
-}
+func (r *Router) Committed() { r.committed = r.snapshot() }
 
 // Aborted takes the router back to its last committed state: a transaction
 // aborted, so what it routed since is not in the repartition topic and
@@ -256,7 +207,7 @@ func (r *Router) Aborted() {
 		if c, ok := r.committed[tp]; ok {
 			*src = c
 		} else {
-			*src = sourceState{next: -1, lastArrival: now, position: position{end: -1}}
+			*src = *newInputPartition(now)
 		}
 	}
 	r.reported = nil // report afresh

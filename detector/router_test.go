@@ -100,10 +100,7 @@ func TestRouterMarkers(t *testing.T) {
 // though no data record says so. Issue 10, item 11.
 func TestRouterCaughtUpPastTransactionMarkers(t *testing.T) {
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	r, err := NewRouter(LiveConfig{Rule: SeedRule(), Now: func() time.Time { return now }}, "g-repartition", 1, map[string]int32{"signins": 1}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := newClockedRouter(t, &now)
 	tp := stream.TopicPartition{Topic: "signins", Partition: 0}
 	r.Assign(tp)
 	var out RouteOutput
@@ -119,10 +116,7 @@ func TestRouterCaughtUpPastTransactionMarkers(t *testing.T) {
 // dead-lettered and moves nothing.
 func TestRouterRefusesTheFuture(t *testing.T) {
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	r, err := NewRouter(LiveConfig{Rule: SeedRule(), Now: func() time.Time { return now }}, "g-repartition", 1, map[string]int32{"signins": 1}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := newClockedRouter(t, &now)
 	tp := stream.TopicPartition{Topic: "signins", Partition: 0}
 	r.Assign(tp)
 	var out RouteOutput
@@ -144,10 +138,7 @@ func TestRouterRefusesTheFuture(t *testing.T) {
 // 10, item 5.
 func TestRouterAbortForgetsUncommittedProgress(t *testing.T) {
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	r, err := NewRouter(LiveConfig{Rule: SeedRule(), Now: func() time.Time { return now }}, "g-repartition", 1, map[string]int32{"signins": 1}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := newClockedRouter(t, &now)
 	tp := stream.TopicPartition{Topic: "signins", Partition: 0}
 	r.Assign(tp)
 	var out RouteOutput
@@ -166,10 +157,7 @@ func TestRouterAbortForgetsUncommittedProgress(t *testing.T) {
 // merely read.
 func TestRouterMarkersClaimOnlyAcknowledgedRouting(t *testing.T) {
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	r, err := NewRouter(LiveConfig{Rule: SeedRule(), Now: func() time.Time { return now }}, "g-repartition", 1, map[string]int32{"signins": 1}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := newClockedRouter(t, &now)
 	r.vouchAcknowledged()
 	tp := stream.TopicPartition{Topic: "signins", Partition: 0}
 	r.Assign(tp)
@@ -205,4 +193,15 @@ func TestRouterMarkersClaimOnlyAcknowledgedRouting(t *testing.T) {
 	if c := claim(); !c.CaughtUp {
 		t.Fatalf("all acknowledged and read to the end, the marker claims %+v", c)
 	}
+}
+
+// newClockedRouter returns a router of the seed rule over one input
+// partition, signins/0, to one shard, with *now as its clock.
+func newClockedRouter(t *testing.T, now *time.Time) *Router {
+	t.Helper()
+	r, err := NewRouter(LiveConfig{Rule: SeedRule(), Now: func() time.Time { return *now }}, "g-repartition", 1, map[string]int32{"signins": 1}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

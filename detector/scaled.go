@@ -33,7 +33,7 @@ type scaled struct {
 	markersInFlight atomic.Int64
 	// vouched is, at least once, the router's state as of the latest
 	// commit whose output is all acknowledged: what markers may claim.
-	vouched atomic.Pointer[map[stream.TopicPartition]sourceState]
+	vouched atomic.Pointer[map[stream.TopicPartition]inputPartition]
 }
 
 // stateTail is how many of the last offsets of a state partition a
@@ -359,9 +359,5 @@ func (p *scaled) observe(m *Metrics) {
 			watermark = wm
 		}
 	}
-	progress := make(map[stream.TopicPartition]time.Time, len(p.router.sources))
-	for tp, src := range p.router.sources {
-		progress[tp] = src.maxEvent
-	}
-	m.update(p.router.Stats(), open, used, watermark, progress)
+	m.update(p.router.Stats(), open, used, watermark, p.router.sources.eventTimes())
 }

@@ -222,28 +222,31 @@ func (s simSession) Flush(ctx context.Context) error {
 
 func (s simSession) Ends(ctx context.Context, tps []stream.TopicPartition) (map[stream.TopicPartition]int64, error) {
 	w := s.n.w
-	w.checkBounded(ctx, "list end offsets", true)
-	if w.rng.Float64() < w.faults.listFail {
-		return nil, errSimList
-	}
-	out := map[stream.TopicPartition]int64{}
-	for _, tp := range tps {
-		if w.available(tp) {
-			out[tp] = w.end(tp)
-		}
-	}
-	return out, nil
+	return s.list(ctx, "list end offsets", tps, func(tp stream.TopicPartition) (int64, bool) {
+		return w.end(tp), w.available(tp)
+	})
 }
 
 func (s simSession) Starts(ctx context.Context, tps []stream.TopicPartition) (map[stream.TopicPartition]int64, error) {
 	w := s.n.w
-	w.checkBounded(ctx, "list start offsets", true)
+	return s.list(ctx, "list start offsets", tps, func(tp stream.TopicPartition) (int64, bool) {
+		return w.group.start(tp), true
+	})
+}
+
+// list answers a listing of offsets, one per partition that offset
+// answers for, or fails as the faults say.
+func (s simSession) list(ctx context.Context, what string, tps []stream.TopicPartition, offset func(stream.TopicPartition) (int64, bool)) (map[stream.TopicPartition]int64, error) {
+	w := s.n.w
+	w.checkBounded(ctx, what, true)
 	if w.rng.Float64() < w.faults.listFail {
 		return nil, errSimList
 	}
 	out := map[stream.TopicPartition]int64{}
 	for _, tp := range tps {
-		out[tp] = w.group.start(tp)
+		if off, ok := offset(tp); ok {
+			out[tp] = off
+		}
 	}
 	return out, nil
 }
