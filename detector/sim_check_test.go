@@ -188,7 +188,10 @@ func (r *simRun) checkRows(alerts []simAlert, refused map[simRecordKey]bool) []s
 		d.WriteReport(&b, 5)
 		bad = append(bad, "latest revisions differ from the batch detector's rows:\n"+b.String())
 	}
-	if r.opts.input.late == 0 && len(refused) == 0 {
+	// One engine that restarted may raise a window that had closed and
+	// gone again from its sign-ins after the commit (README, Delivery):
+	// its finals are exact only without restarts.
+	if r.opts.input.late == 0 && len(refused) == 0 && (r.opts.scaled || !r.restarted()) {
 		if amended > 0 {
 			bad = append(bad, fmt.Sprintf("%d amended revisions, though no record was late", amended))
 		}
@@ -317,4 +320,16 @@ func firstOf(list []string, n int) []string {
 		return append(list[:n:n], fmt.Sprintf("... and %d more", len(list)-n))
 	}
 	return list
+}
+
+// restarted reports whether a process of the run was started again.
+func (r *simRun) restarted() bool {
+	seen := map[string]bool{}
+	for _, n := range r.nodes {
+		if seen[n.name] {
+			return true
+		}
+		seen[n.name] = true
+	}
+	return false
 }

@@ -90,6 +90,9 @@ func (g *simGroup) join(node *simNode, topics []string, instance string) *simMem
 			}
 		}
 	}
+	// A new member is told nothing until the group assigns it partitions:
+	// what an earlier membership of the process was to be told is void.
+	node.pendingAssign = nil
 	g.nextID++
 	m := &simMember{
 		id: fmt.Sprintf("member-%d", g.nextID), instance: instance, node: node,
