@@ -14,14 +14,13 @@ import (
 // section 4, closed by event-time progress (section 3), and what offsets
 // are safe to commit. With LiveConfig.KeyedInput each input partition has
 // windows of their own, closed by its own progress: a partition that lags
-// holds back only its users, and one that leaves and comes back (a
-// rebalance, a crash) is rebuilt from its committed offset exactly as it
-// was, its output being a function of its records in order (and, for
-// windows closed by silence, of the wall clock). Without it one set of
-// windows holds every partition's sign-ins and closes by their least
-// progress. A window pins, per partition, the first offset that
-// contributed to it; a partition that leaves lets go of the windows it
-// contributed to. It does no I/O and one goroutine owns it. Router and
+// holds back only its users. Without it one set of windows holds every
+// partition's sign-ins and closes by their least progress. A window pins,
+// per partition, the first offset that contributed to it, so a partition
+// that leaves (a rebalance, a crash) lets go of the windows it contributed
+// to and its next owner rebuilds those still open or retained from the
+// committed offset; one that had closed and gone may be raised again from
+// its later sign-ins, since the watermark starts afresh. It does no I/O and one goroutine owns it. Router and
 // Shard scale out unkeyed input.
 type Engine struct {
 	*shared

@@ -53,8 +53,7 @@ type LiveConfig struct {
 	// KeyedInput says every user's sign-ins arrive on one input partition
 	// (the input is keyed by user). An Engine then closes each partition's
 	// windows by that partition's own progress, so one that lags holds
-	// back only its users and a partition's windows are rebuilt exactly
-	// from its records after a rebalance or a crash. Without it an Engine
+	// back only its users. Without it an Engine
 	// keeps one set of windows over all its partitions, closed by their
 	// least progress: right for one instance over unkeyed input.
 	KeyedInput bool

@@ -59,7 +59,7 @@ func newRunFlags(w io.Writer) (*flag.FlagSet, *runFlags) {
 		futureSkew:         fs.Duration("max-future-skew", time.Minute, "dead-letter qualifying sign-ins dated further ahead of the wall clock than this (future-time): they open no window and move no watermark"),
 		shutdown:           fs.Duration("shutdown-timeout", 30*time.Second, "most time from SIGTERM to exit: the last flush, commit and group leave, even with the brokers unreachable"),
 		memoryBudget:       fs.String("memory-budget", "256MiB", "bytes of window state per process (windows, Ids, sets, incidents); past it qualifying sign-ins are dead-lettered as state-full (`SIZE`: 512MiB, 2GiB)"),
-		inputKeyed:         fs.Bool("input-keyed", false, "with --repartition=false: the input is keyed by user, so each partition's windows close by its own progress and are rebuilt exactly after a rebalance or crash"),
+		inputKeyed:         fs.Bool("input-keyed", false, "with --repartition=false: the input is keyed by user, so each partition's windows close by its own progress: a lagging partition holds back only its own users"),
 		logFormat:          fs.String("log-format", "json", "log format: json or text"),
 		metricsAddr:        fs.String("metrics-addr", ":9090", "serve /metrics, /healthz and /readyz on `ADDR`; empty turns it off"),
 		reload:             fs.Duration("reload-interval", 10*time.Second, "how often the rule and allowlist files are checked for changes (also on SIGHUP); 0 means SIGHUP only"),
