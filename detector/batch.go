@@ -212,8 +212,9 @@ func (a *aggregator) chunk(r *chunkResult) error {
 		a.stats.Bytes += o.Size
 		a.stats.RejectedMessages++
 		a.stats.reject(ReasonTooLarge, 1)
+		rej := tooLarge(o.Size, a.cfg.MaxMessageBytes)
 		if err := a.deadLetter(stream.DeadLetter{
-			Reason: ReasonTooLarge, Detail: fmt.Sprintf("line of %d bytes exceeds the limit of %d", o.Size, a.cfg.MaxMessageBytes),
+			Reason: rej.Reason, Detail: rej.Detail,
 			Position: a.line + 1, Raw: o.Head, Size: o.Size, Truncated: true,
 		}); err != nil {
 			return err

@@ -1,13 +1,14 @@
 package detector
 
 import (
-	"bytes"
 	"fmt"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/ropcwatch/ropcwatch/stream"
 )
 
 // Scanner evaluates raw messages: it checks their framing, prefilters them,
@@ -50,16 +51,18 @@ func (f *Findings) Reset() {
 
 // Scan evaluates one message (one Kafka record or one line of a file) and
 // adds its qualifying sign-ins, rejects and counts to f. index identifies the
-// message in f.Rejected. Blank messages are ignored.
+// message in f.Rejected. Blank messages are ignored. The JSON whitespace
+// around a message does not count towards MaxMessageBytes, so a line's
+// terminator never decides its fate.
 func (sc *Scanner) Scan(msg []byte, index int, f *Findings) {
-	msg = bytes.TrimSpace(msg)
+	msg = stream.TrimMessage(msg)
 	if len(msg) == 0 {
 		return
 	}
 	f.Stats.Messages++
 	f.Stats.Bytes += int64(len(msg))
 	if sc.MaxMessageBytes > 0 && len(msg) > sc.MaxMessageBytes {
-		sc.rejectMessage(msg, index, &Reject{Reason: ReasonTooLarge, Detail: fmt.Sprintf("message of %d bytes exceeds the limit of %d", len(msg), sc.MaxMessageBytes)}, f)
+		sc.rejectMessage(msg, index, tooLarge(int64(len(msg)), sc.MaxMessageBytes), f)
 		return
 	}
 	if rej := frame(msg); rej != nil {
@@ -110,6 +113,11 @@ func frame(msg []byte) *Reject {
 		return &Reject{Reason: ReasonInvalidJSON, Detail: "message is truncated: it does not end with '}'"}
 	}
 	return nil
+}
+
+// tooLarge rejects a message of size bytes, the same way whoever found it.
+func tooLarge(size int64, limit int) *Reject {
+	return &Reject{Reason: ReasonTooLarge, Detail: fmt.Sprintf("message of %d bytes exceeds the limit of %d", size, limit)}
 }
 
 func (sc *Scanner) rejectMessage(msg []byte, index int, rej *Reject, f *Findings) {

@@ -12,8 +12,9 @@ type Chunk struct {
 	// Seq numbers chunks from 0 in file order.
 	Seq uint64
 	// Data holds whole lines separated by '\n'; the last one may lack it at
-	// the end of the input. It aliases a buffer that the reader reuses once
-	// the chunk is released.
+	// the end of the input. A line may have lost its leading and trailing
+	// whitespace (see NewLineChunker), never anything else. It aliases a
+	// buffer that the reader reuses once the chunk is released.
 	Data []byte
 	// Oversized is set, and Data empty, when the chunk is one line longer
 	// than the maximum: that line is not kept.
@@ -24,6 +25,8 @@ type Chunk struct {
 // Oversized describes a line that exceeded the maximum line size. Only its
 // head is kept; the rest was discarded without being buffered.
 type Oversized struct {
+	// Size is the line's length without its terminator and without leading
+	// and trailing whitespace, as MessageSize measures it.
 	Size int64
 	Head []byte
 }
@@ -45,18 +48,32 @@ type LineChunker struct {
 }
 
 // NewLineChunker reads r in chunks of about chunkSize bytes of whole lines.
-// A line longer than maxLine that does not fit in the chunk's buffer is
-// reported as Oversized instead of being buffered; one that fits is handed
-// out whole, and the consumer applies its own limit. At most inFlight
+//
+// What a line becomes never depends on how reads split the input: a line
+// whose message (TrimMessage) is longer than maxLine either comes out whole,
+// for the consumer to apply the same limit, or is reported as Oversized
+// with the same size; any other line comes out whole or without its
+// leading and trailing whitespace, which JSON ignores. Memory stays at
+// inFlight buffers of chunkSize+maxLine bytes whatever the input, so a line
+// of gigabytes of spaces costs no more than a short one. At most inFlight
 // chunks are out at once: Next blocks until one is released.
 func NewLineChunker(r io.Reader, chunkSize, maxLine, inFlight int) *LineChunker {
+	chunkSize, maxLine = max(chunkSize, 1), max(maxLine, 1)
 	c := &LineChunker{r: r, chunkSize: chunkSize, maxLine: maxLine, pool: make(chan *[]byte, inFlight)}
 	for range inFlight {
-		b := make([]byte, chunkSize+maxLine)
+		b := make([]byte, chunkSize+maxLine+1)
 		c.pool <- &b
 	}
 	return c
 }
+
+// TrimMessage removes the JSON whitespace (space, tab, CR, LF) around a
+// message: the size limit applies to what is left.
+func TrimMessage(msg []byte) []byte {
+	return bytes.Trim(msg, " \t\r\n")
+}
+
+func isSpace(b byte) bool { return b == ' ' || b == '\t' || b == '\r' }
 
 // Release returns a chunk's buffer to the chunker.
 func (c *LineChunker) Release(ch Chunk) {
@@ -87,11 +104,12 @@ func (c *LineChunker) fill(bp *[]byte) (Chunk, error) {
 	ch := Chunk{Seq: c.seq, buf: bp}
 	buf := append((*bp)[:0], c.carry...)
 	c.carry = c.carry[:0]
-	// Read at least chunkSize bytes, and on until the first line is whole or
-	// known to be oversized; the buffer holds chunkSize+maxLine bytes.
-	for !c.eof && len(buf) < cap(buf) &&
-		(len(buf) < c.chunkSize || (len(buf) <= c.maxLine && bytes.IndexByte(buf, '\n') < 0)) {
+	// Read at least chunkSize bytes, and on until a line is whole or the
+	// buffer is full. Only new bytes are searched, so tiny reads stay linear.
+	newline := bytes.IndexByte(buf, '\n') >= 0
+	for !c.eof && len(buf) < cap(buf) && (len(buf) < c.chunkSize || !newline) {
 		n, err := c.r.Read(buf[len(buf):cap(buf)])
+		newline = newline || bytes.IndexByte(buf[len(buf):len(buf)+n], '\n') >= 0
 		buf = buf[:len(buf)+n]
 		if errors.Is(err, io.EOF) {
 			c.eof = true
@@ -100,53 +118,81 @@ func (c *LineChunker) fill(bp *[]byte) (Chunk, error) {
 		}
 	}
 	end := bytes.LastIndexByte(buf, '\n') + 1
-	if c.eof && len(buf)-end <= c.maxLine {
+	if c.eof {
 		end = len(buf) // the final line may lack a newline
 	}
-	if end > 0 {
+	if end > 0 || len(buf) == 0 {
 		c.carry = append(c.carry, buf[end:]...)
 		ch.Data = buf[:end]
 		return ch, nil
 	}
-	if len(buf) == 0 {
-		return ch, nil
-	}
-	// The first line is longer than maxLine: keep its head, skip the rest.
-	o, err := c.discardLine(buf)
-	if err != nil {
-		return Chunk{}, err
-	}
-	ch.Oversized = &o
-	return ch, nil
+	// The buffer is full and its first line goes on: trim it as it streams.
+	return c.longLine(ch, buf)
 }
 
-// discardLine consumes an oversized line whose first bytes are in buf,
-// keeping only its head; bytes after its newline are carried.
-func (c *LineChunker) discardLine(buf []byte) (Oversized, error) {
-	o := Oversized{Head: bytes.Clone(buf[:min(len(buf), headSize)])}
-	if i := bytes.IndexByte(buf, '\n'); i >= 0 {
-		o.Size = int64(i)
-		c.carry = append(c.carry, buf[i+1:]...)
-		return o, nil
-	}
-	o.Size = int64(len(buf))
-	scratch := buf[:cap(buf)]
-	for !c.eof {
-		n, err := c.r.Read(scratch)
-		if i := bytes.IndexByte(scratch[:n], '\n'); i >= 0 {
-			o.Size += int64(i)
-			c.carry = append(c.carry, scratch[i+1:n]...)
-			if errors.Is(err, io.EOF) {
-				c.eof = true
+// longLine reads on a line that fills the whole buffer, keeping only its
+// message: leading whitespace is dropped, whitespace is kept only while more
+// of the message follows, and once the message passes maxLine only its
+// head and its size are kept. buf[:maxLine+1] holds the message; later
+// reads land after it, so memory stays the buffer's.
+func (c *LineChunker) longLine(ch Chunk, buf []byte) (Chunk, error) {
+	var (
+		kept     int   // message bytes kept in buf[:kept]
+		spaces   int   // whitespace since the last message byte, kept after it while it fits
+		size     int64 // message length so far
+		started  bool
+		over     bool
+		rest     = buf
+		scratch  = buf[c.maxLine+1 : cap(buf)]
+		line     = buf[:c.maxLine+1]
+		finished bool
+	)
+	for {
+		for i, b := range rest {
+			switch {
+			case b == '\n':
+				c.carry = append(c.carry, rest[i+1:]...)
+				finished = true
+			case isSpace(b):
+				if started {
+					if !over && kept+spaces < c.maxLine {
+						line[kept+spaces] = b
+					}
+					spaces++
+				}
+				continue
+			default:
+				started = true
+				size += int64(spaces) + 1
+				if !over && kept+spaces+1 > c.maxLine {
+					over = true
+				}
+				if !over {
+					kept += spaces
+					line[kept] = b
+					kept++
+				}
+				spaces = 0
+				continue
 			}
-			return o, nil
+			break
 		}
-		o.Size += int64(n)
+		if finished || c.eof {
+			break
+		}
+		n, err := c.r.Read(scratch)
+		rest = scratch[:n]
 		if errors.Is(err, io.EOF) {
 			c.eof = true
 		} else if err != nil {
-			return o, fmt.Errorf("read input: %w", err)
+			return Chunk{}, fmt.Errorf("read input: %w", err)
 		}
 	}
-	return o, nil
+	if over {
+		ch.Oversized = &Oversized{Size: size, Head: bytes.Clone(line[:min(kept, headSize)])}
+		return ch, nil
+	}
+	line[kept] = '\n'
+	ch.Data = line[:kept+1]
+	return ch, nil
 }
