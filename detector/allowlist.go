@@ -218,16 +218,14 @@ func (a *NetworkAllowlist) build() (*NetworkAllowlist, error) {
 }
 
 // Contains reports whether the sign-in address ip is inside the allowlist.
-// An IPv4-mapped IPv6 address is looked up as IPv4 and a zone ("%eth0") is
-// ignored. "" and unparsable addresses are never contained, and a nil or
-// empty allowlist contains nothing.
+// An IPv4-mapped IPv6 address is looked up as IPv4. "", unparsable
+// addresses and addresses with a zone ("fe80::1%eth0", "10.1.2.3%x") are
+// never contained (SPEC section 2.5: a zone makes the address another
+// host's), and a nil or empty allowlist contains nothing.
 func (a *NetworkAllowlist) Contains(ip string) bool {
-	if a == nil || a.set == nil || ip == "" {
+	// A zone is refused before parsing: parsing one allocates.
+	if a == nil || a.set == nil || ip == "" || strings.IndexByte(ip, '%') >= 0 {
 		return false
-	}
-	// Cut the zone before parsing: parsing a zone allocates.
-	if i := strings.IndexByte(ip, '%'); i >= 0 {
-		ip = ip[:i]
 	}
 	addr, err := netip.ParseAddr(ip)
 	if err != nil {

@@ -93,7 +93,7 @@ func (fs *recordFields) collect(obj gjson.Result, lookup func(string) (field, bo
 			return true
 		}
 		if fs[f].Exists() {
-			rej = &Reject{Reason: ReasonDuplicateKey + key.Str, Detail: fmt.Sprintf("key %q appears twice", key.Str)}
+			rej = duplicateKey(key.Str)
 			return false
 		}
 		fs[f] = value
@@ -150,7 +150,7 @@ func decodeDiagnostic(fs *recordFields, s *SignIn) (string, bool, *Reject) {
 	if s.ResultType, rej = resultType(fs[fResultType]); rej != nil {
 		return category, false, rej
 	}
-	if s.ResultType == "" {
+	if fs[fResultType].Type == gjson.Null {
 		if s.ResultType, rej = errorCode(fs[pStatus]); rej != nil {
 			return category, false, rej
 		}
@@ -167,8 +167,8 @@ func decodeDiagnostic(fs *recordFields, s *SignIn) (string, bool, *Reject) {
 	if s.Location, rej = column(fs[fLocation], "Location"); rej != nil {
 		return category, false, rej
 	}
-	if s.Location == "" {
-		if s.Location, rej = column(fs[pLocation].Get("countryOrRegion"), "Location"); rej != nil {
+	if fs[fLocation].Type == gjson.Null {
+		if s.Location, rej = countryOrRegion(fs[pLocation]); rej != nil {
 			return category, false, rej
 		}
 	}
@@ -229,13 +229,13 @@ func column(v gjson.Result, name string) (string, *Reject) {
 	return "", wrongType(name, typeName(v))
 }
 
-// firstColumn reads primary, else fallback when primary is missing or empty.
+// firstColumn reads primary, else fallback when primary is missing or
+// null: a primary of "" is the value "" (SPEC section 1).
 func firstColumn(primary, fallback gjson.Result, name string) (string, *Reject) {
-	s, rej := column(primary, name)
-	if rej != nil || s != "" {
-		return s, rej
+	if primary.Type == gjson.Null {
+		return column(fallback, name)
 	}
-	return column(fallback, name)
+	return column(primary, name)
 }
 
 // resultType reads ResultType: a string as is, a JSON number as its literal
@@ -249,34 +249,64 @@ func resultType(v gjson.Result) (string, *Reject) {
 
 // errorCode reads properties.status.errorCode.
 func errorCode(status gjson.Result) (string, *Reject) {
-	switch status.Type {
-	case gjson.Null:
-		return "", nil
-	case gjson.JSON:
-		if status.IsObject() {
-			return resultType(status.Get("errorCode"))
-		}
+	code, rej := member(status, "status", "errorCode")
+	if rej != nil {
+		return "", rej
 	}
-	return "", wrongType("status", typeName(status))
+	return resultType(code)
+}
+
+// countryOrRegion reads properties.location.countryOrRegion.
+func countryOrRegion(location gjson.Result) (string, *Reject) {
+	country, rej := member(location, "location", "countryOrRegion")
+	if rej != nil {
+		return "", rej
+	}
+	return column(country, "Location")
+}
+
+// member returns the value of key in obj, a missing or null object having
+// none; a key that appears twice is rejected, as collect does.
+func member(obj gjson.Result, name, key string) (gjson.Result, *Reject) {
+	switch {
+	case obj.Type == gjson.Null:
+		return gjson.Result{}, nil
+	case !obj.IsObject():
+		return gjson.Result{}, &Reject{Reason: ReasonWrongType + name, Detail: fmt.Sprintf("%s is a JSON %s, want an object", name, typeName(obj))}
+	}
+	var v gjson.Result
+	var rej *Reject
+	obj.ForEach(func(k, value gjson.Result) bool {
+		if k.Str != key {
+			return true
+		}
+		if v.Exists() {
+			rej = duplicateKey(key)
+			return false
+		}
+		v = value
+		return true
+	})
+	return v, rej
 }
 
 // eventTime parses TimeGenerated from primary, else fallback.
 func eventTime(primary, fallback gjson.Result) (time.Time, *Reject) {
+	if primary.Type == gjson.Null && fallback.Type == gjson.Null {
+		return time.Time{}, &Reject{Reason: ReasonMissingField + "TimeGenerated", Detail: "no time or createdDateTime"}
+	}
 	s, rej := firstColumn(primary, fallback, "TimeGenerated")
 	if rej != nil {
 		return time.Time{}, rej
 	}
-	if s == "" {
-		return time.Time{}, &Reject{Reason: ReasonMissingField + "TimeGenerated", Detail: "no time or createdDateTime"}
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
+	t, ok := parseTime(s)
+	if !ok {
 		return time.Time{}, &Reject{Reason: ReasonBadTime, Detail: fmt.Sprintf("TimeGenerated %.40q is not RFC 3339", s)}
 	}
 	if t.Before(minTime) || !t.Before(maxTime) {
 		return time.Time{}, &Reject{Reason: ReasonBadTime, Detail: fmt.Sprintf("TimeGenerated %s is outside [%d, %d)", s, minTime.Year(), maxTime.Year())}
 	}
-	return t.UTC(), nil
+	return t, nil
 }
 
 func typeName(v gjson.Result) string {

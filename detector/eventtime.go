@@ -2,6 +2,7 @@ package detector
 
 import (
 	"bytes"
+	"strings"
 	"time"
 )
 
@@ -36,6 +37,56 @@ func timeValue(v []byte) (t time.Time, end int, ok bool) {
 	if end < 0 {
 		return time.Time{}, -1, false
 	}
-	t, err := time.Parse(time.RFC3339Nano, string(v[:end]))
-	return t, end, err == nil
+	t, ok = parseTime(string(v[:end]))
+	return t, end, ok
+}
+
+// tick is KQL's datetime resolution: finer input is truncated to it when
+// parsed, before a window is chosen, so that a printed time (seven
+// fractional digits) always lies in its window.
+const tick = 100 * time.Nanosecond
+
+// parseTime parses an RFC 3339 timestamp as SPEC section 1 reads it, in
+// UTC and truncated to a tick. Beyond what time.Parse checks, the fraction
+// follows a '.' only and an offset's hours are at most 23 and its minutes
+// at most 59; 't' and 'z' may be lower case, as RFC 3339 allows.
+func parseTime(s string) (time.Time, bool) {
+	if len(s) < len("2006-01-02T15:04:05Z") {
+		return time.Time{}, false
+	}
+	i := len("2006-01-02T15:04:05")
+	if s[i] == '.' {
+		i++
+		digits := i
+		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+			i++
+		}
+		if i == digits {
+			return time.Time{}, false
+		}
+	}
+	switch zone := s[i:]; {
+	case zone == "Z" || zone == "z":
+	case len(zone) == len("+07:00") && (zone[0] == '+' || zone[0] == '-') && zone[3] == ':' &&
+		isDigits(zone[1:3]) && isDigits(zone[4:6]) && zone[1:3] <= "23" && zone[4:6] <= "59":
+	default:
+		return time.Time{}, false
+	}
+	if s[10] == 't' || s[len(s)-1] == 'z' {
+		s = strings.ToUpper(s) // only t and z are letters in an RFC 3339 time
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return t.UTC().Truncate(tick), true
+}
+
+func isDigits(s string) bool {
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

@@ -22,10 +22,17 @@ const (
 	ReasonWrongType    = "wrong-type:"
 	ReasonMissingField = "missing-field:"
 	ReasonDuplicateKey = "duplicate-key:"
+	ReasonTooDeep      = "too-deep"
 	ReasonBadTime      = "bad-time"
 	ReasonTooLate      = "too-late"
 )
 
 func wrongType(column, got string) *Reject {
 	return &Reject{Reason: ReasonWrongType + column, Detail: fmt.Sprintf("%s is a JSON %s, want a string", column, got)}
+}
+
+// duplicateKey rejects a key that appears twice in one object: which value
+// KQL would see is undefined, so it is an error rather than a guess.
+func duplicateKey(key string) *Reject {
+	return &Reject{Reason: ReasonDuplicateKey + key, Detail: fmt.Sprintf("key %q appears twice in one object", key)}
 }

@@ -73,6 +73,12 @@ func (sc *Scanner) Scan(msg []byte, index int, f *Findings) {
 		f.Stats.Prefiltered++
 		return
 	}
+	// The depth check comes first: it bounds the recursion of the JSON
+	// validator, which would otherwise follow a nesting bomb down.
+	if tooDeep(msg) {
+		sc.rejectMessage(msg, index, &Reject{Reason: ReasonTooDeep, Detail: fmt.Sprintf("objects and arrays nest deeper than %d", maxDepth)}, f)
+		return
+	}
 	if !gjson.ValidBytes(msg) {
 		sc.rejectMessage(msg, index, &Reject{Reason: ReasonInvalidJSON, Detail: "not valid JSON"}, f)
 		return
@@ -80,7 +86,11 @@ func (sc *Scanner) Scan(msg []byte, index int, f *Findings) {
 	// Parse msg in place: gjson results alias it, so whatever outlives the
 	// message (qualifying sign-ins) is copied in record.
 	root := gjson.Parse(unsafe.String(unsafe.SliceData(msg), len(msg)))
-	records := root.Get("records")
+	records, rej := member(root, "message", "records")
+	if rej != nil {
+		sc.rejectMessage(msg, index, rej, f)
+		return
+	}
 	if !records.Exists() {
 		sc.record(root, msg, index, f)
 		return

@@ -40,6 +40,11 @@ func TestScanMessages(t *testing.T) {
 		{"a wrong type in a candidate record is rejected", strings.Replace(ropc("a"), `"resultType":"0"`, `"resultType":true`, 1), 0, "wrong-type:ResultType", 0, ""},
 		{"other categories are skipped by name", strings.Replace(ropc("a"), "NonInteractiveUserSignInLogs", "SignInLogs", 1), 0, "", 0, "SignInLogs"},
 		{"a non-object record in an envelope is rejected", `{"records":[1,` + ropc("a") + `]}`, 1, ReasonNotObject, 0, ""},
+		{"a duplicated records key rejects the whole message", `{"records":[],"records":[` + ropc("a") + `]}`, 0, "duplicate-key:records", 0, ""},
+		{"a duplicated records key after the records", `{"records":[` + ropc("a") + `],"records":[]}`, 0, "duplicate-key:records", 0, ""},
+		{"nesting of the bound is read", `{"x":` + strings.Repeat("[", maxDepth-1) + strings.Repeat("]", maxDepth-1) + `,` + ropc("a")[1:], 1, "", 0, ""},
+		{"nesting past the bound is too deep", `{"x":` + strings.Repeat("[", maxDepth) + strings.Repeat("]", maxDepth) + `,` + ropc("a")[1:], 0, ReasonTooDeep, 0, ""},
+		{"brackets inside strings do not nest", `{"x":"` + strings.Repeat("[", 1000) + `\"` + strings.Repeat("{", 1000) + `",` + ropc("a")[1:], 1, "", 0, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
