@@ -92,3 +92,85 @@ func TestSecretNeverPrints(t *testing.T) {
 		t.Errorf("want [redacted] in %%+v and json, got %s / %s", outputs["%+v"], outputs["json"])
 	}
 }
+
+func TestParseSecretRefTakesOnlyAReference(t *testing.T) {
+	tests := []struct {
+		name, ref  string
+		wantOrigin string // empty: refused
+	}{
+		{"an environment variable", "env:KAFKA_SASL_PASSWORD", "env KAFKA_SASL_PASSWORD"},
+		{"a lower-case name with digits", "env:_pw2", "env _pw2"},
+		{"a file", "file:/run/secrets/kafka", "file /run/secrets/kafka"},
+		{"a relative file with a colon", "file:secrets/a:b", "file secrets/a:b"},
+		{"the secret itself", testSecret, ""},
+		{"a connection string", "Endpoint=sb://x.servicebus.windows.net/;SharedAccessKey=" + testSecret, ""},
+		{"the secret after env:", "env:" + testSecret, ""},
+		{"a connection string after env:", "env:Endpoint=sb://x/;SharedAccessKey=" + testSecret, ""},
+		{"a name starting with a digit", "env:2PW", ""},
+		{"no name", "env:", ""},
+		{"no path", "file:", ""},
+		{"an upper-case kind", "ENV:KAFKA_SASL_PASSWORD", ""},
+		{"a leading space", " env:KAFKA_SASL_PASSWORD", ""},
+		{"empty", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := stream.ParseSecretRef(tt.ref)
+			if tt.wantOrigin == "" {
+				if err == nil || !strings.Contains(err.Error(), "want env:NAME or file:PATH") {
+					t.Fatalf("err = %v, want it refused saying what form is expected", err)
+				}
+				if strings.Contains(err.Error(), testSecret) {
+					t.Fatalf("the error quotes the secret: %v", err)
+				}
+				return
+			}
+			if err != nil || r.String() != tt.wantOrigin {
+				t.Fatalf("ParseSecretRef = %q, %v; want %q", r, err, tt.wantOrigin)
+			}
+		})
+	}
+}
+
+func TestSecretRefRead(t *testing.T) {
+	dir := t.TempDir()
+	full := filepath.Join(dir, "full")
+	empty := filepath.Join(dir, "empty")
+	for path, content := range map[string]string{full: testSecret + "\n", empty: ""} {
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	getenv := func(k string) string { return map[string]string{"PW": testSecret}[k] }
+	tests := []struct {
+		name, ref string
+		wantErr   string // empty: the secret is read
+	}{
+		{"a set variable", "env:PW", ""},
+		{"a file", "file:" + full, ""},
+		{"an unset variable is named", "env:UNSET", "environment variable UNSET is empty or unset"},
+		{"an empty file is named", "file:" + empty, "file " + empty + " is empty"},
+		{"a missing file is named", "file:" + filepath.Join(dir, "absent"), filepath.Join(dir, "absent")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := stream.ParseSecretRef(tt.ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := r.Read(getenv)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || s.Reveal() != testSecret || s.Origin() != r.String() {
+				t.Fatalf("Read = %q from %q, %v; want the secret from %q", s.Reveal(), s.Origin(), err, r)
+			}
+		})
+	}
+	if _, err := (stream.SecretRef{}).Read(getenv); err == nil {
+		t.Fatal("the zero SecretRef was read")
+	}
+}

@@ -11,8 +11,9 @@ import (
 
 // runConfig is `ropcwatch config check`: it resolves the settings of run
 // exactly as run would (file, environment, flags), validates them, loads
-// the rule and allowlist, and prints the effective settings. Secrets print
-// only as their reference and [redacted].
+// the rule and allowlist, and prints the effective settings. A secret
+// setting prints only as the kind and place of its reference ("env
+// KAFKA_SASL_PASSWORD ([redacted])"), never as its value.
 func runConfig(_ context.Context, e env, args []string) int {
 	if len(args) == 0 || args[0] != "check" {
 		fmt.Fprintln(e.stderr, "usage: ropcwatch config check [--config FILE] [run flags...]")
@@ -34,17 +35,22 @@ func runConfig(_ context.Context, e env, args []string) int {
 		fmt.Fprintf(e.stderr, "ropcwatch config check: %v\n", err)
 		return exitFailure
 	}
-	secrets := map[string]bool{"sasl-password": true, "eventhubs-connection-string": true}
+	refs, err := f.kafka.refs(e.getenv)
+	if err != nil { // serviceConfig has parsed them already
+		fmt.Fprintf(e.stderr, "ropcwatch config check: %v\n", err)
+		return exitFailure
+	}
 	fs.VisitAll(func(fl *flag.Flag) {
 		v := fl.Value.String()
-		if secrets[fl.Name] && v != "" {
-			v += " ([redacted])"
+		if ref, secret := refs.byFlag(fl.Name); secret {
+			// The reference as parsed, never the setting as written.
+			v = ""
+			if !ref.IsZero() {
+				v = ref.String() + " ([redacted])"
+			}
 		}
 		fmt.Fprintf(e.stdout, "%-28s %s\n", fl.Name, v)
 	})
-	if !cfg.Consumer.Kafka.EventHubsConnectionString.IsZero() {
-		fmt.Fprintf(e.stdout, "%-28s %s\n", "eventhubs-connection-string", cfg.Consumer.Kafka.EventHubsConnectionString.Origin()+" ([redacted])")
-	}
 	fmt.Fprintf(e.stdout, "%-28s %s\n", "effective brokers", strings.Join(brokersOf(cfg.Consumer.Kafka.Brokers), ","))
 	fmt.Fprintf(e.stdout, "%-28s %s (%s, %d legit apps, %d legit users, %d network entries)\n", "configuration version",
 		cfg.ConfigVersion, cfg.Live.Rule.Name, len(cfg.Live.Rule.LegitApps), len(cfg.Live.Rule.LegitUsers), cfg.Live.Allowlist.Len())
