@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ropcwatch/ropcwatch/internal/ocsftest"
 )
 
 // testRule mirrors the seed rule rules/ropc-authentication-detected.yaml
@@ -89,6 +91,8 @@ func finalContext() AlertContext {
 	}
 }
 
+// mustMarshal renders a in format f, one compact JSON object, and checks an
+// OCSF rendering against the OCSF 1.8.0 Detection Finding schema.
 func mustMarshal(t *testing.T, a *Alert, f Format) []byte {
 	t.Helper()
 	b, err := a.Marshal(f)
@@ -101,6 +105,9 @@ func mustMarshal(t *testing.T, a *Alert, f Format) []byte {
 	var compact bytes.Buffer
 	if err := json.Compact(&compact, b); err != nil || !bytes.Equal(compact.Bytes(), b) {
 		t.Fatalf("marshal %s: output is not compact JSON (%v): %s", f, err, b)
+	}
+	if f == FormatOCSF {
+		ocsftest.Check(t, b)
 	}
 	return b
 }

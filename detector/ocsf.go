@@ -1,6 +1,7 @@
 package detector
 
 import (
+	"net/netip"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -9,6 +10,8 @@ import (
 // OCSF 1.8.0 Detection Finding constants, as schema.ocsf.io defines them:
 // events/findings/detection_finding.json extends finding (category
 // "findings", uid 2), whose activity_id enum is 1 Create, 2 Update, 3 Close.
+// The host profile adds actor to the class; ip_t allows at most 40
+// characters.
 const (
 	ocsfVersion      = "1.8.0"
 	ocsfSchemaURL    = "https://schema.ocsf.io/1.8.0/classes/detection_finding"
@@ -18,6 +21,8 @@ const (
 	ocsfCategoryName = "Findings"
 	ocsfProductName  = "ropcwatch"
 	ocsfFindingType  = "ROPC Authentication"
+	ocsfHostProfile  = "host"
+	ocsfIPMaxLen     = 40
 )
 
 // ocsfFinding is an OCSF Detection Finding. Attribute names and enums follow
@@ -52,10 +57,12 @@ type ocsfFinding struct {
 }
 
 // ocsfMetadata is the event metadata; uid names the revision (AlertId:Revision)
-// and correlation_uid the incident.
+// and correlation_uid the incident. profiles names the profiles whose
+// attributes the event uses: host when it has an actor.
 type ocsfMetadata struct {
 	Version        string      `json:"version"`
 	Product        ocsfProduct `json:"product"`
+	Profiles       []string    `json:"profiles,omitempty"`
 	UID            string      `json:"uid"`
 	CorrelationUID string      `json:"correlation_uid,omitempty"`
 	ProcessedTime  int64       `json:"processed_time"`
@@ -101,7 +108,8 @@ type ocsfMitre struct {
 	Name string `json:"name,omitempty"`
 }
 
-// ocsfActor is the user who signed in.
+// ocsfActor is the user who signed in, the top row's; the host profile adds
+// it to the class.
 type ocsfActor struct {
 	User ocsfUser `json:"user"`
 }
@@ -124,7 +132,8 @@ type ocsfEndpoint struct {
 	IP string `json:"ip"`
 }
 
-// ocsfObservable is a pivot value: type_id 4 User Name or 2 IP Address.
+// ocsfObservable is a pivot value: type_id 4 User Name or 2 IP Address; name
+// is the attribute that holds it.
 type ocsfObservable struct {
 	Name   string `json:"name"`
 	TypeID int    `json:"type_id"`
@@ -133,7 +142,9 @@ type ocsfObservable struct {
 }
 
 // ocsfUnmapped keeps every Sentinel field that OCSF has no exact place for,
-// under its Sentinel name, so nothing of the Sentinel shape is lost.
+// under its Sentinel name, so nothing of the Sentinel shape is lost: among
+// them the ropcwatch Revision and Status (early, update, final, amended),
+// which the activity does not tell apart.
 type ocsfUnmapped struct {
 	Revision      int
 	Status        Status
@@ -150,11 +161,13 @@ type ocsfUnmapped struct {
 	Results       []Row `json:",omitempty"`
 }
 
-// ocsf returns the alert as an OCSF 1.8.0 Detection Finding. early is
-// Create, update and amended are Update, final is Close: the window closed,
-// the finding stays New and alertable.
+// ocsf returns the alert as an OCSF 1.8.0 Detection Finding. Its first
+// revision is activity Create and every later one Update, whatever its
+// status (SPEC section 4): a final or amended revision is no Close, which
+// in OCSF means the finding was resolved; the finding stays New and
+// alertable.
 func (a *Alert) ocsf() ocsfFinding {
-	activityID, activityName := ocsfActivity(a.Status)
+	activityID, activityName := ocsfActivity(a.Revision)
 	severityID, severity := ocsfSeverity(a.Severity)
 	rows := a.rows()
 	count := 0
@@ -215,10 +228,12 @@ func (a *Alert) ocsf() ocsfFinding {
 			Results:       a.Results,
 		},
 	}
-	if upn := a.Result.UserPrincipalName; upn != "" {
-		f.Actor = &ocsfActor{User: ocsfUserOf(upn)}
+	actor := a.Result.UserPrincipalName
+	if actor != "" {
+		f.Actor = &ocsfActor{User: ocsfUserOf(actor)}
+		f.Metadata.Profiles = []string{ocsfHostProfile}
 	}
-	f.Evidences, f.Observables = ocsfEvidences(rows)
+	f.Evidences, f.Observables = ocsfEvidences(rows, actor)
 	return f
 }
 
@@ -233,8 +248,11 @@ func (a *Alert) rows() []Row {
 // ocsfEvidences returns one evidence per (user, IP) of rows, holding the user
 // and src_endpoint.ip, or one holding only the user when a row has no IP; and
 // the observables: each distinct user name (type 4, User Name) and IP (type
-// 2, IP Address). Empty values are left out.
-func ocsfEvidences(rows []Row) ([]ocsfEvidence, []ocsfObservable) {
+// 2, IP Address), named by where the finding holds them (actor.user.name for
+// actor, the alert's user; evidences.user.name for the other users of a
+// SingleAlert). Empty values are left out, and so are values that are no IP
+// address (ocsfIP): unmapped.Result keeps them.
+func ocsfEvidences(rows []Row, actor string) ([]ocsfEvidence, []ocsfObservable) {
 	var evidences []ocsfEvidence
 	var observables []ocsfObservable
 	seen := make(map[ocsfObservable]bool)
@@ -249,11 +267,15 @@ func ocsfEvidences(rows []Row) ([]ocsfEvidence, []ocsfObservable) {
 		if r.UserPrincipalName != "" {
 			u := ocsfUserOf(r.UserPrincipalName)
 			user = &u
-			observe(ocsfObservable{Name: "actor.user.name", TypeID: 4, Type: "User Name", Value: u.Name})
+			name := "evidences.user.name"
+			if u.Name == actor {
+				name = "actor.user.name"
+			}
+			observe(ocsfObservable{Name: name, TypeID: 4, Type: "User Name", Value: u.Name})
 		}
 		withIP := false
 		for _, ip := range r.IPs {
-			if ip == "" {
+			if !ocsfIP(ip) {
 				continue
 			}
 			withIP = true
@@ -272,17 +294,24 @@ func ocsfUserOf(upn string) ocsfUser {
 	return ocsfUser{Name: upn, TypeID: 1, Type: "User"}
 }
 
-// ocsfActivity maps an alert status to a finding activity.
-func ocsfActivity(s Status) (int, string) {
-	switch s {
-	case StatusEarly:
+// ocsfIP reports whether s fits OCSF's ip_t, as src_endpoint.ip must: an IP
+// address, IPv4 or IPv6 (with a zone or not), of at most 40 characters.
+func ocsfIP(s string) bool {
+	_, err := netip.ParseAddr(s)
+	return err == nil && len(s) <= ocsfIPMaxLen
+}
+
+// ocsfActivity returns the finding activity of an alert's revision: the
+// first (1) creates the finding, every later one updates it. Revision 1 is
+// the first of an alert to go out: a window's first qualifying sign-in
+// builds it (early, or amended when the window had closed), later revisions
+// wait until the first has gone out with its incident, and a batch run
+// emits only finals, each revision 1.
+func ocsfActivity(revision int) (int, string) {
+	if revision == 1 {
 		return 1, "Create"
-	case StatusUpdate, StatusAmended:
-		return 2, "Update"
-	case StatusFinal:
-		return 3, "Close"
 	}
-	return 99, string(s)
+	return 2, "Update"
 }
 
 // ocsfSeverity maps a Sentinel severity to OCSF severity_id and caption:

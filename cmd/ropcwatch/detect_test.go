@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/ropcwatch/ropcwatch/internal/ocsftest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files from the current output")
@@ -108,6 +110,10 @@ func TestDetectGolden(t *testing.T) {
 			r := runCmd(t, "", append([]string{"detect"}, tt.args...)...)
 			if r.code != tt.code {
 				t.Fatalf("exit %d, want %d; stderr:\n%s", r.code, tt.code, r.stderr)
+			}
+			if strings.Contains(tt.golden, ".ocsf.") {
+				// The golden file as emitted: its placeholders hold the wall clock.
+				ocsftest.CheckLines(t, []byte(r.stdout))
 			}
 			golden(t, tt.golden, normalise([]byte(r.stdout)))
 		})
