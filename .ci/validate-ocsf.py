@@ -4,7 +4,7 @@
     python3 .ci/validate-ocsf.py SCHEMA.json FILE.jsonl
 
 Each line must be valid by the schema (draft 2020-12, as the vendored
-internal/ocsftest/testdata/detection_finding-1.8.0.schema.json), and each
+detector/ocsftest/testdata/detection_finding-1.8.0.schema.json), and each
 observable must name an attribute that holds its value, as the Go tests check.
 Prints every problem; exits 1 if there is one. Needs jsonschema 4.0 or newer.
 """

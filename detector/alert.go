@@ -181,10 +181,14 @@ func windowKey(t time.Time) string {
 
 // Key returns the Kafka record key of the alert: the UPN of its Result, so
 // one user's alerts stay in order on one partition. An empty UPN gives an
-// empty, non-nil key.
+// empty, non-nil key; one longer than maxKeyBytes, which no directory
+// issues, is cut to it (ending in "…") so that the record fits.
 func (a *Alert) Key() []byte {
-	return []byte(a.Result.UserPrincipalName)
+	return []byte(capString(a.Result.UserPrincipalName, maxKeyBytes))
 }
+
+// maxKeyBytes bounds an alert's key. Entra caps a UPN at 113 characters.
+const maxKeyBytes = 4 << 10
 
 // Headers returns the Kafka record headers for the alert in format f, so
 // consumers route without parsing: content-type, alert-format, alert-id,

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ropcwatch/ropcwatch/internal/ocsftest"
+	"github.com/ropcwatch/ropcwatch/detector/ocsftest"
 )
 
 // testRule mirrors the seed rule rules/ropc-authentication-detected.yaml

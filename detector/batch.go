@@ -32,6 +32,9 @@ type BatchConfig struct {
 	// MaxMessageBytes rejects longer lines as too-large; zero means 1 MiB,
 	// the largest message Event Hubs accepts.
 	MaxMessageBytes int
+	// MaxAlertBytes keeps every alert, as an alerts topic would take it, at
+	// most this large (see Alert.Render); zero means DefaultMaxRecordBytes.
+	MaxAlertBytes int
 	// WindowOffset shifts the hourly grid from the UTC epoch.
 	WindowOffset time.Duration
 	Limits       Limits
@@ -70,6 +73,9 @@ func (c *BatchConfig) Validate() error {
 	}
 	if c.Workers < 0 || c.ChunkSize < 0 || c.MaxMessageBytes < 0 {
 		return errors.New("batch: workers, chunk size and max message bytes must not be negative")
+	}
+	if c.MaxAlertBytes != 0 && c.MaxAlertBytes < MinMaxRecordBytes {
+		return fmt.Errorf("batch: the alert limit of %d bytes is below the least of %d", c.MaxAlertBytes, MinMaxRecordBytes)
 	}
 	return (window.Aligner{Size: c.Rule.QueryPeriod, Offset: c.WindowOffset}).Validate()
 }
@@ -251,7 +257,7 @@ func (a *aggregator) deadLetter(dl stream.DeadLetter) error {
 func (a *aggregator) finish(out io.Writer, format Format) error {
 	w := bufio.NewWriterSize(out, 1<<16)
 	for _, alert := range a.emit.Final(a.win.Advance(maxTime)) {
-		b, err := alert.Marshal(format)
+		_, b, err := alert.Render(format, a.cfg.MaxAlertBytes)
 		if err != nil {
 			return fmt.Errorf("render alert %s: %w", alert.AlertId, err)
 		}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/ropcwatch/ropcwatch/stream"
 )
 
 // Format is the shape an alert is published in.
@@ -35,7 +37,9 @@ func ParseFormat(s string) (Format, error) {
 }
 
 // Marshal returns the alert as one compact JSON object in format f, without a
-// trailing newline. <, > and & are escaped so HTML-rendering consumers are safe.
+// trailing newline. <, > and & are escaped so HTML-rendering consumers are
+// safe, and so is every character that could split a line or hide text
+// (stream.AppendSafeJSON), whatever the sign-ins held.
 func (a *Alert) Marshal(f Format) ([]byte, error) {
 	return a.AppendJSON(nil, f)
 }
@@ -56,7 +60,7 @@ func (a *Alert) AppendJSON(dst []byte, f Format) ([]byte, error) {
 	if err != nil {
 		return dst, fmt.Errorf("marshal alert %s revision %d as %s: %w", a.AlertId, a.Revision, f, err)
 	}
-	return append(dst, b...), nil
+	return stream.AppendSafeJSON(dst, b), nil
 }
 
 // outputTime is a time.Time that marshals in outputTimeLayout.

@@ -57,12 +57,18 @@ func internalRecord(topic string, partition int32, kind string, key []byte, v an
 	}
 }
 
-func alertRecord(topic string, partition int32, a *Alert, b window.Bounds, cause time.Time) stream.Record {
+// alertRecord carries a first revision to the shard of its incident, its
+// row cut (fitRow) so that the record takes at most maxBytes.
+func alertRecord(topic string, partition int32, a *Alert, b window.Bounds, cause time.Time, maxBytes int) stream.Record {
+	row, cut := fitRow(a.Result, maxBytes-recordOverhead-len(a.AlertId)-len(a.ConfigVersion)-routedAlertFields)
 	return internalRecord(topic, partition, KindAlert, []byte(a.AlertId), routedAlert{
 		WindowStart: b.Start, WindowEnd: b.End, Status: a.Status, Revision: a.Revision, TimeGenerated: a.TimeGenerated,
-		Row: a.Result, Truncated: a.Truncated, Version: a.ConfigVersion, Cause: cause,
+		Row: row, Truncated: a.Truncated || cut, Version: a.ConfigVersion, Cause: cause,
 	})
 }
+
+// routedAlertFields is room for a routedAlert's fields beside its row.
+const routedAlertFields = 256
 
 func incidentRecord(topic string, partition int32, a *Alert) stream.Record {
 	return internalRecord(topic, partition, KindIncident, []byte(a.AlertId), incidentOf{

@@ -20,6 +20,14 @@ type LiveConfig struct {
 	FullDecode bool
 	// MaxMessageBytes rejects longer messages; zero means 1 MiB.
 	MaxMessageBytes int
+	// MaxRecordBytes bounds every record the detector writes, key, value
+	// and headers: an alert is cut to fit (Alert.Render), as is the row of
+	// an internal alert record; a qualifying sign-in whose routed record
+	// would not fit is dead-lettered as too-large, and a dead letter keeps
+	// only the head of a message that does not fit. Zero means
+	// DefaultMaxRecordBytes; set it from the alerts topic's
+	// max.message.bytes.
+	MaxRecordBytes int
 	// WindowOffset shifts the window grid from the UTC epoch.
 	WindowOffset time.Duration
 	// Lateness is how far behind the watermark events may arrive and still
@@ -84,6 +92,9 @@ func (c LiveConfig) withDefaults() LiveConfig {
 	if c.MaxMessageBytes <= 0 {
 		c.MaxMessageBytes = 1 << 20
 	}
+	if c.MaxRecordBytes <= 0 {
+		c.MaxRecordBytes = DefaultMaxRecordBytes
+	}
 	if c.Lateness <= 0 {
 		c.Lateness = 5 * time.Minute
 	}
@@ -118,6 +129,9 @@ func (c LiveConfig) Validate() error {
 	}
 	if c.Lateness < 0 || c.IdleTimeout < 0 || c.Retention < 0 || c.UpdateInterval < 0 {
 		return errors.New("live: lateness, idle timeout, retention and update interval must not be negative")
+	}
+	if c.MaxRecordBytes != 0 && c.MaxRecordBytes < MinMaxRecordBytes {
+		return fmt.Errorf("live: the record limit of %d bytes is below the least of %d", c.MaxRecordBytes, MinMaxRecordBytes)
 	}
 	return (window.Aligner{Size: c.Rule.QueryPeriod, Offset: c.WindowOffset}).Validate()
 }

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/ropcwatch/ropcwatch/detector/synth"
-	"github.com/ropcwatch/ropcwatch/internal/ocsftest"
+	"github.com/ropcwatch/ropcwatch/detector/ocsftest"
 )
 
 // ocsfActivityOf is what a consumer reads of an OCSF finding's activity and

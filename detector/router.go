@@ -106,7 +106,7 @@ func (r *Router) Route(recs []stream.Record, out *RouteOutput) {
 		for _, rej := range rejected {
 			out.DeadLetters = append(out.DeadLetters, deadLetter(rec, rej.Reason, rej.Detail, rec.Value))
 		}
-		future := false
+		future, tooLarge := false, 0
 		for i := range events {
 			ev := &events[i]
 			if r.future(ev.TimeGenerated, now) {
@@ -119,6 +119,13 @@ func (r *Router) Route(recs []stream.Record, out *RouteOutput) {
 				panic(fmt.Sprintf("router: marshal sign-in: %v", err))
 			}
 			key := []byte(ev.UserPrincipalName)
+			if size := len(key) + len(value) + recordOverhead; size > r.cfg.MaxRecordBytes {
+				// Only attacker-sized values make a sign-in too large to
+				// route; it is refused where it came in, never lost.
+				r.stats.reject(ReasonTooLarge, 1)
+				tooLarge = max(tooLarge, size)
+				continue
+			}
 			out.Records = append(out.Records, stream.Record{
 				Topic: r.topic, Partition: stream.KeyPartition(key, int(r.shards)), Key: key, Value: value,
 				Headers:   []stream.Header{{Key: KindHeader, Value: []byte(KindSignIn)}},
@@ -127,6 +134,10 @@ func (r *Router) Route(recs []stream.Record, out *RouteOutput) {
 		}
 		if future {
 			out.DeadLetters = append(out.DeadLetters, deadLetter(rec, ReasonFutureTime, refusedDetail([]string{ReasonFutureTime}), rec.Value))
+		}
+		if tooLarge > 0 {
+			out.DeadLetters = append(out.DeadLetters, deadLetter(rec, ReasonTooLarge,
+				fmt.Sprintf("a qualifying sign-in would take a routed record of %d bytes, over the limit of %d", tooLarge, r.cfg.MaxRecordBytes), rec.Value))
 		}
 	})
 }

@@ -42,12 +42,12 @@ func (s *service) publish(context.Context) {
 	}
 	for i := range s.out.Alerts {
 		a := &s.out.Alerts[i]
-		value, err := a.Marshal(s.cfg.Format)
+		key, value, err := a.Render(s.cfg.Format, s.cfg.Live.MaxRecordBytes)
 		if err != nil {
 			s.fail(fmt.Errorf("render alert %s revision %d: %w", a.AlertId, a.Revision, err))
 			return
 		}
-		rec := stream.Record{Topic: s.cfg.AlertsTopic, Key: a.Key(), Value: value}
+		rec := stream.Record{Topic: s.cfg.AlertsTopic, Key: key, Value: value}
 		for _, h := range a.Headers(s.cfg.Format) {
 			rec.Headers = append(rec.Headers, stream.Header{Key: h[0], Value: []byte(h[1])})
 		}
@@ -61,7 +61,7 @@ func (s *service) publish(context.Context) {
 				s.fail(fmt.Errorf("render incident %s: %w", inc.IncidentId, err))
 				return
 			}
-			s.produce(stream.Record{Topic: s.cfg.IncidentsTopic, Key: []byte(inc.IncidentId), Value: value}, s.acked)
+			s.produce(stream.Record{Topic: s.cfg.IncidentsTopic, Key: []byte(inc.IncidentId), Value: stream.AppendSafeJSON(nil, value)}, s.acked)
 		}
 	}
 	for _, dl := range s.out.DeadLetters {
@@ -69,7 +69,7 @@ func (s *service) publish(context.Context) {
 			s.log.Warn("record rejected", "reason", dl.Reason, "topic", dl.Source, "partition", dl.Partition, "offset", dl.Position)
 			continue
 		}
-		s.produce(stream.DeadLetterRecord(s.cfg.DeadLetterTopic, dl), s.acked)
+		s.produce(stream.DeadLetterRecord(s.cfg.DeadLetterTopic, dl.Fit(s.cfg.Live.MaxRecordBytes-recordOverhead)), s.acked)
 	}
 }
 

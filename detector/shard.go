@@ -221,7 +221,7 @@ func (s *Shard) viaOwner(w *liveWindow, a *Alert, out *Output) bool {
 		return true // no incidents: it goes out now
 	}
 	b := window.Bounds{Start: a.WindowStart, End: a.WindowEnd}
-	out.Internal = append(out.Internal, alertRecord(s.tp.Topic, owner, a, b, s.lc.cause))
+	out.Internal = append(out.Internal, alertRecord(s.tp.Topic, owner, a, b, s.lc.cause, s.cfg.MaxRecordBytes))
 	return false
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -157,4 +158,35 @@ func adminClient(cfg KafkaConfig) (*kgo.Client, error) {
 		return nil, fmt.Errorf("create kafka admin client: %w", err)
 	}
 	return cl, nil
+}
+
+// MaxMessageBytes returns the max.message.bytes of topic as the brokers
+// report it: the largest record batch the topic takes.
+func MaxMessageBytes(ctx context.Context, cfg KafkaConfig, topic string) (int, error) {
+	cl, err := adminClient(cfg)
+	if err != nil {
+		return 0, fmt.Errorf("describe topic %s: %w", topic, err)
+	}
+	defer cl.Close()
+	configs, err := kadm.NewClient(cl).DescribeTopicConfigs(ctx, topic)
+	if err != nil {
+		return 0, fmt.Errorf("describe topic %s: %w", topic, err)
+	}
+	rc, err := configs.On(topic, nil)
+	if err == nil {
+		err = rc.Err
+	}
+	if err != nil {
+		return 0, fmt.Errorf("describe topic %s: %w", topic, err)
+	}
+	for _, c := range rc.Configs {
+		if c.Key == "max.message.bytes" && c.Value != nil {
+			n, err := strconv.Atoi(*c.Value)
+			if err != nil || n <= 0 {
+				return 0, fmt.Errorf("topic %s: max.message.bytes %q is not a size", topic, *c.Value)
+			}
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("topic %s: no max.message.bytes", topic)
 }

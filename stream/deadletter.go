@@ -26,9 +26,26 @@ type DeadLetter struct {
 	Truncated bool
 }
 
+// Fit returns dl with Raw cut to its first HeadSize bytes when dl, its
+// headers included, would take more than maxBytes: Truncated is then set
+// and Size keeps the original size, so a message at the input's size limit
+// can always be dead-lettered to a topic of the same limit.
+func (dl DeadLetter) Fit(maxBytes int) DeadLetter {
+	size := len(dl.Raw) + len(dl.Reason) + len(dl.Detail) + len(dl.Source) + 256 // header keys and numbers
+	if size <= maxBytes || len(dl.Raw) <= HeadSize {
+		return dl
+	}
+	if !dl.Truncated {
+		dl.Size = int64(len(dl.Raw))
+	}
+	dl.Raw, dl.Truncated = dl.Raw[:HeadSize], true
+	return dl
+}
+
 // DeadLetterFile writes dead letters as JSON lines: reason, detail, source,
 // line, size, truncated, and the original bytes as "record" when they are
-// valid UTF-8, else base64 in "record_base64".
+// valid UTF-8, else base64 in "record_base64". Every line is one line for
+// any splitter: see AppendSafeJSON.
 type DeadLetterFile struct {
 	w *bufio.Writer
 }
@@ -61,7 +78,7 @@ func (d *DeadLetterFile) Write(dl DeadLetter) error {
 	if err != nil {
 		return fmt.Errorf("encode dead letter: %w", err)
 	}
-	if _, err := d.w.Write(append(b, '\n')); err != nil {
+	if _, err := d.w.Write(append(AppendSafeJSON(nil, b), '\n')); err != nil {
 		return fmt.Errorf("write dead letter: %w", err)
 	}
 	return nil

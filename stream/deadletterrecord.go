@@ -18,10 +18,12 @@ const (
 // DeadLetterRecord builds the record for topic that carries dl: the value is
 // the original bytes, the key is nil, and headers give the reason, detail,
 // source topic (dl.Source), partition and offset (dl.Position) in decimal.
+// The detail is made safe for display (SafeText); the value is never
+// changed: it is the evidence.
 func DeadLetterRecord(topic string, dl DeadLetter) Record {
 	h := []Header{
 		{HeaderDLQReason, []byte(dl.Reason)},
-		{HeaderDLQDetail, []byte(dl.Detail)},
+		{HeaderDLQDetail, []byte(SafeText(dl.Detail))},
 		{HeaderDLQTopic, []byte(dl.Source)},
 		{HeaderDLQPartition, strconv.AppendInt(nil, int64(dl.Partition), 10)},
 		{HeaderDLQOffset, strconv.AppendInt(nil, dl.Position, 10)},

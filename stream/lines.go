@@ -31,8 +31,9 @@ type Oversized struct {
 	Head []byte
 }
 
-// headSize is how much of an oversized line is kept for the dead letter.
-const headSize = 4 << 10
+// HeadSize is how much of a message too large to keep is kept for its
+// dead letter.
+const HeadSize = 4 << 10
 
 // LineChunker splits a reader into chunks of whole lines. It is used by one
 // goroutine; chunks it returns may be processed by others and must be
@@ -189,7 +190,7 @@ func (c *LineChunker) longLine(ch Chunk, buf []byte) (Chunk, error) {
 		}
 	}
 	if over {
-		ch.Oversized = &Oversized{Size: size, Head: bytes.Clone(line[:min(kept, headSize)])}
+		ch.Oversized = &Oversized{Size: size, Head: bytes.Clone(line[:min(kept, HeadSize)])}
 		return ch, nil
 	}
 	line[kept] = '\n'

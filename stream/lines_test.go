@@ -36,7 +36,7 @@ func collectRaw(t *testing.T, r io.Reader, chunkSize, maxLine int) ([]string, in
 		}
 		seq++
 		if o := ch.Oversized; o != nil {
-			if len(o.Head) > headSize || int64(len(o.Head)) > o.Size {
+			if len(o.Head) > HeadSize || int64(len(o.Head)) > o.Size {
 				t.Fatalf("oversized head of %d bytes for a line of %d", len(o.Head), o.Size)
 			}
 			lines = append(lines, "<"+strconv.FormatInt(o.Size, 10)+">")

@@ -25,6 +25,7 @@ func runDetect(ctx context.Context, e env, args []string) int {
 	workers := fs.Int("workers", 0, "parallel scanners; 0 means one per CPU")
 	maxMsg := fs.Int("max-message-bytes", 1<<20, "reject longer lines as too-large (Event Hubs' own limit is 1 MiB)")
 	offset := fs.Duration("window-offset", 0, "shift the hourly windows from the UTC hour, e.g. 15m")
+	maxAlert := fs.Int("max-alert-bytes", detector.DefaultMaxRecordBytes, "cut the values of larger alerts, marking them Truncated, to fit an alerts topic of this message limit")
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: ropcwatch detect --input FILE|- [--rule FILE] [--allowlist CSV] [--format sentinel|ocsf] [--output FILE|-] [--dead-letter FILE]")
 		fs.PrintDefaults()
@@ -52,7 +53,7 @@ func runDetect(ctx context.Context, e env, args []string) int {
 	}
 	stats, err := detect(ctx, e, detector.BatchConfig{
 		Rule: rule, Allowlist: nets, Format: f, FullDecode: *validate == "full",
-		Workers: *workers, MaxMessageBytes: *maxMsg, WindowOffset: *offset, Source: *input,
+		Workers: *workers, MaxMessageBytes: *maxMsg, MaxAlertBytes: *maxAlert, WindowOffset: *offset, Source: *input,
 	}, *input, *output, *dead)
 	if stats != nil {
 		stats.WriteReport(e.stderr)

@@ -12,7 +12,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
-	"github.com/ropcwatch/ropcwatch/internal/ocsftest"
+	"github.com/ropcwatch/ropcwatch/detector/ocsftest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files from the current output")

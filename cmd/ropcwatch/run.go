@@ -28,7 +28,7 @@ type runFlags struct {
 	futureSkew, shutdown                                    *time.Duration
 	memoryBudget                                            *string
 	inputKeyed                                              *bool
-	maxMsg                                                  *int
+	maxMsg, maxRecord                                       *int
 	config                                                  *string
 	repartition, createInternal, exactlyOnce                *bool
 	internalPartitions                                      *int
@@ -56,6 +56,7 @@ func newRunFlags(w io.Writer) (*flag.FlagSet, *runFlags) {
 		update:             fs.Duration("update-interval", 5*time.Minute, "least event time between two update revisions of one alert"),
 		offset:             fs.Duration("window-offset", 0, "shift the hourly windows from the UTC hour"),
 		maxMsg:             fs.Int("max-message-bytes", 1<<20, "reject longer messages as too-large"),
+		maxRecord:          fs.Int("max-record-bytes", 0, "most bytes of any record written (alerts are cut to fit, marked Truncated); 0 means the alerts topic's max.message.bytes, at most 1000000"),
 		futureSkew:         fs.Duration("max-future-skew", time.Minute, "dead-letter qualifying sign-ins dated further ahead of the wall clock than this (future-time): they open no window and move no watermark"),
 		shutdown:           fs.Duration("shutdown-timeout", 30*time.Second, "most time from SIGTERM to exit: the last flush, commit and group leave, even with the brokers unreachable"),
 		memoryBudget:       fs.String("memory-budget", "256MiB", "bytes of window state per process (windows, Ids, sets, incidents); past it qualifying sign-ins are dead-lettered as state-full (`SIZE`: 512MiB, 2GiB)"),
@@ -124,6 +125,9 @@ func prepareService(ctx context.Context, e env, f *runFlags) (detector.ServiceCo
 		return cfg, err
 	}
 	cfg.Logger = logger
+	if cfg.Live.MaxRecordBytes == 0 {
+		cfg.Live.MaxRecordBytes = recordLimit(ctx, cfg, logger)
+	}
 	reloads := make(chan detector.Config)
 	cfg.Reload = reloads
 	go watchConfig(ctx, f.rules, cfg.ConfigVersion, *f.reload, logger, reloads)
@@ -202,7 +206,7 @@ func serviceConfig(e env, f *runFlags) (detector.ServiceConfig, error) {
 		Scale: scale, ExactlyOnce: *f.exactlyOnce, TransactionalID: *f.group + "-" + instance, ShutdownTimeout: *f.shutdown,
 		Live: detector.LiveConfig{
 			Rule: c.Rule, Allowlist: c.Allowlist, Lateness: *f.lateness, IdleTimeout: *f.idle, Retention: *f.retention,
-			UpdateInterval: *f.update, WindowOffset: *f.offset, MaxMessageBytes: *f.maxMsg,
+			UpdateInterval: *f.update, WindowOffset: *f.offset, MaxMessageBytes: *f.maxMsg, MaxRecordBytes: *f.maxRecord,
 			MaxFutureSkew: *f.futureSkew, MemoryBudget: budget, KeyedInput: *f.inputKeyed,
 		},
 		ConfigVersion: c.Version,
@@ -225,10 +229,27 @@ func (f *runFlags) topicList() []string {
 	return topics
 }
 
+// recordLimit is the default of --max-record-bytes: the alerts topic's
+// max.message.bytes, at most detector.DefaultMaxRecordBytes (the client's
+// own batch limit); the latter when the brokers do not say (Event Hubs
+// may not describe configs).
+func recordLimit(ctx context.Context, cfg detector.ServiceConfig, logger *slog.Logger) int {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	n, err := stream.MaxMessageBytes(ctx, cfg.Producer.Kafka, cfg.AlertsTopic)
+	if err != nil {
+		logger.Warn("alerts topic limit unknown; records are kept under the default", "error", err, "max_record_bytes", detector.DefaultMaxRecordBytes)
+		return detector.DefaultMaxRecordBytes
+	}
+	return max(min(n, detector.DefaultMaxRecordBytes), detector.MinMaxRecordBytes)
+}
+
 func newLogger(e env, format string) (*slog.Logger, error) {
 	switch format {
 	case "json":
-		return slog.New(slog.NewJSONHandler(e.stderr, nil)), nil
+		// slog escapes as encoding/json does, leaving C1 and format
+		// characters of logged values raw; the text handler quotes them.
+		return slog.New(slog.NewJSONHandler(stream.SafeJSONWriter(e.stderr), nil)), nil
 	case "text":
 		return slog.New(slog.NewTextHandler(e.stderr, nil)), nil
 	}
