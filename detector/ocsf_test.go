@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ropcwatch/ropcwatch/detector/synth"
 	"github.com/ropcwatch/ropcwatch/detector/ocsftest"
+	"github.com/ropcwatch/ropcwatch/detector/synth"
 )
 
 // ocsfActivityOf is what a consumer reads of an OCSF finding's activity and
