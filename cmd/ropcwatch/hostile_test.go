@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ropcwatch/ropcwatch/detector/ocsftest"
 	"github.com/ropcwatch/ropcwatch/stream"
 	"github.com/ropcwatch/ropcwatch/stream/kafkatest"
 )
@@ -164,6 +165,9 @@ func TestHostileCorpus(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkOneDocumentPerLine(t, "alerts", out.Bytes())
+		if format == "ocsf" {
+			ocsftest.CheckLines(t, out.Bytes())
+		}
 		checkOneDocumentPerLine(t, "dead letters", deadBytes)
 		reasons := map[int]string{}
 		for _, l := range bytes.Split(bytes.TrimSuffix(deadBytes, []byte("\n")), []byte("\n")) {
@@ -236,7 +240,7 @@ func alertUPN(t *testing.T, line []byte, format string) string {
 // dead letters name their offset (line-1); early alerts name their user.
 func kafkaOutcomes(t *testing.T, lines []string, want map[int]string) map[int]string {
 	target := kafkatest.Cluster(t)
-	signins, alerts, dead := kafkatest.NewTopic(t, target, 1), kafkatest.NewTopic(t, target, 1), kafkatest.NewTopic(t, target, 1)
+	signins, alerts, dead, incidents := kafkatest.NewTopic(t, target, 1), kafkatest.NewTopic(t, target, 1), kafkatest.NewTopic(t, target, 1), kafkatest.NewTopic(t, target, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var logs bytes.Buffer
@@ -244,7 +248,7 @@ func kafkaOutcomes(t *testing.T, lines []string, want map[int]string) map[int]st
 	go func() {
 		var out bytes.Buffer
 		done <- run(ctx, []string{"run", "--brokers", strings.Join(target.Brokers, ","), "--topic", signins,
-			"--alerts-topic", alerts, "--dead-letter-topic", dead, "--group", "hostile-" + signins,
+			"--alerts-topic", alerts, "--dead-letter-topic", dead, "--incidents-topic", incidents, "--group", "hostile-" + signins,
 			"--max-message-bytes", strconv.Itoa(hostileMaxMessage), "--metrics-addr", ""},
 			func(string) string { return "" }, strings.NewReader(""), &out, &logs)
 	}()
@@ -266,20 +270,25 @@ func kafkaOutcomes(t *testing.T, lines []string, want map[int]string) map[int]st
 			wantDead++
 		}
 	}
-	reasons, alerted := map[int]string{}, map[string]bool{}
-	c, err := stream.NewConsumer(stream.ConsumerConfig{Kafka: target.Config, Topics: []string{alerts, dead}, Group: "hostile-reader-" + signins}, stream.PartitionHooks{})
+	reasons, alerted, snapshots := map[int]string{}, map[string]bool{}, 0
+	c, err := stream.NewConsumer(stream.ConsumerConfig{Kafka: target.Config, Topics: []string{alerts, dead, incidents}, Group: "hostile-reader-" + signins}, stream.PartitionHooks{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close(context.Background())
 	pctx, pcancel := context.WithTimeout(ctx, 60*time.Second)
 	defer pcancel()
-	for len(reasons) < wantDead || len(alerted) < wantAlerts {
+	for len(reasons) < wantDead || len(alerted) < wantAlerts || snapshots == 0 {
 		b, err := c.Poll(pctx)
 		if err != nil {
 			t.Fatalf("after %d dead letters and %d alerts: %v\n%s", len(reasons), len(alerted), err, logs.String())
 		}
 		for _, r := range b.Records {
+			if r.Topic == incidents {
+				snapshots++
+				checkOneDocumentPerLine(t, "incident snapshot", r.Value)
+				continue
+			}
 			if r.Topic == alerts {
 				alerted[alertUPN(t, r.Value, "sentinel")] = true
 				checkOneDocumentPerLine(t, "alert record", r.Value)
