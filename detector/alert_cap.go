@@ -53,15 +53,17 @@ func (a *Alert) Render(f Format, maxBytes int) (key, value []byte, err error) {
 		return key, value, err
 	}
 	c := alertCut{strings: min(budget/4, a.longestString()), sets: a.largestSet(), rows: max(len(a.Results), 1)}
-	for {
+	value, ok, err := c.search(budget, func(c alertCut) ([]byte, error) {
 		capped := a.cut(c)
-		if value, err = capped.Marshal(f); err != nil || len(value) <= budget {
-			return key, value, err
-		}
-		if !c.next() {
-			return nil, nil, fmt.Errorf("alert %s revision %d does not fit in %d bytes even cut to %d-byte values", a.AlertId, a.Revision, maxBytes, minValueBytes)
-		}
+		return capped.Marshal(f)
+	})
+	if err == nil && !ok {
+		err = fmt.Errorf("alert %s revision %d does not fit in %d bytes even cut to %d-byte values", a.AlertId, a.Revision, maxBytes, minValueBytes)
 	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return key, value, nil
 }
 
 // unfit returns a, or a copy with Truncated set whose UPNs are cut where
@@ -123,11 +125,26 @@ func (c *alertCut) next() bool {
 	return true
 }
 
+// search renders with c, and with one step deeper cut after another,
+// until the rendering takes at most budget bytes; it reports false when
+// nothing is left to cut and it still does not fit.
+func (c alertCut) search(budget int, render func(alertCut) ([]byte, error)) ([]byte, bool, error) {
+	for {
+		b, err := render(c)
+		if err != nil || len(b) <= budget {
+			return b, err == nil, err
+		}
+		if !c.next() {
+			return b, false, nil
+		}
+	}
+}
+
 // longestString is the length of the longest value the cut may shorten:
 // cutting to more than it changes nothing, so the cut starts there.
 func (a *Alert) longestString() int {
 	n := max(len(a.AlertName), len(a.Description))
-	for _, r := range append([]Row{a.Result}, a.Results...) {
+	for _, r := range a.rows() {
 		n = max(n, r.longestString())
 	}
 	for _, e := range a.Entities {
@@ -148,13 +165,16 @@ func (r *Row) longestString() int {
 	return n
 }
 
+// largestSet is the size of the largest set the cut may shorten.
 func (a *Alert) largestSet() int {
 	n := 1
-	for _, r := range append([]Row{a.Result}, a.Results...) {
-		n = max(n, len(r.IPs), len(r.Countries), len(r.Apps))
+	for _, r := range a.rows() {
+		n = max(n, r.largestSet())
 	}
 	return n
 }
+
+func (r *Row) largestSet() int { return max(len(r.IPs), len(r.Countries), len(r.Apps), 1) }
 
 // cut returns a copy of a with its strings, sets and rows cut to c, and
 // Truncated set.
@@ -203,13 +223,13 @@ func fitRow(row Row, budget int) (Row, bool) {
 	if b, _ := json.Marshal(row); len(b) <= budget {
 		return row, false
 	}
-	c := alertCut{strings: min(budget/4, row.longestString()), sets: max(len(row.IPs), len(row.Countries), len(row.Apps), 1), rows: 1}
-	for {
-		cut := row.cut(c)
-		if b, _ := json.Marshal(cut); len(b) <= budget || !c.next() {
-			return cut, true
-		}
-	}
+	c := alertCut{strings: min(budget/4, row.longestString()), sets: row.largestSet(), rows: 1}
+	var cut Row
+	c.search(budget, func(c alertCut) ([]byte, error) {
+		cut = row.cut(c)
+		return json.Marshal(cut)
+	})
+	return cut, true
 }
 
 // cut returns r with its strings and sets cut to c.
